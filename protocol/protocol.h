@@ -1,0 +1,233 @@
+/*
+ * protocol.h -- DynamoDB's wire JSON <-> typed values, request validation,
+ * response shapes and error objects. Pure: no I/O, no storage calls. The only
+ * storage header it uses is storage/value.h (the value model).
+ *
+ * Validation follows shared/spec/protocol.md section 2: the order of checks
+ * and the exact messages. A parse function does the checks that need no
+ * table (steps 8-10 of protocol.md 2.1); the p_check_* functions do the
+ * schema checks that come after the table lookup (step 12).
+ *
+ * Ownership: parse functions allocate everything they return from the arena
+ * they are given (dv_value trees, strings); json_t results are new
+ * references the caller must json_decref. p_error messages are malloc'd and
+ * freed by p_error_clear.
+ */
+#ifndef DF_PROTOCOL_H
+#define DF_PROTOCOL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/value.h"
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* name, namespace + code for __type, HTTP status, message member ("" = none) */
+#define P_ERRORS(X)                                                                                   \
+  X(P_OK, "", 200, "")                                                                                \
+  X(P_VALIDATION, "com.amazon.coral.validate#ValidationException", 400, "message")                    \
+  X(P_SERIALIZATION, "com.amazon.coral.service#SerializationException", 400, "Message")               \
+  X(P_UNKNOWN_OPERATION, "com.amazon.coral.service#UnknownOperationException", 400, "")               \
+  X(P_MISSING_AUTH, "com.amazon.coral.service#MissingAuthenticationTokenException", 400, "message")   \
+  X(P_INCOMPLETE_SIGNATURE, "com.amazon.coral.service#IncompleteSignatureException", 400, "message")  \
+  X(P_INVALID_SIGNATURE, "com.amazon.coral.service#InvalidSignatureException", 400, "message")        \
+  X(P_UNRECOGNIZED_CLIENT, "com.amazon.coral.service#UnrecognizedClientException", 400, "message")    \
+  X(P_ACCESS_DENIED, "com.amazon.coral.service#AccessDeniedException", 400, "Message")                \
+  X(P_RESOURCE_NOT_FOUND, "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", 400, "message") \
+  X(P_RESOURCE_IN_USE, "com.amazonaws.dynamodb.v20120810#ResourceInUseException", 400, "message")     \
+  X(P_CONDITIONAL_CHECK_FAILED, "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", 400, "message") \
+  X(P_LIMIT_EXCEEDED, "com.amazonaws.dynamodb.v20120810#LimitExceededException", 400, "message")      \
+  X(P_TABLE_NOT_FOUND, "com.amazonaws.dynamodb.v20120810#TableNotFoundException", 400, "message")     \
+  X(P_INTERNAL, "com.amazonaws.dynamodb.v20120810#InternalServerError", 500, "message")               \
+  X(P_UNAVAILABLE, "com.amazonaws.dynamodb.v20120810#ServiceUnavailable", 503, "message")
+
+typedef enum p_errcode {
+#define X(name, type, status, member) name,
+  P_ERRORS(X)
+#undef X
+  P_ERRCODE_COUNT
+} p_errcode;
+
+typedef struct p_error {
+  p_errcode code; /* P_OK when no error */
+  char *msg;      /* malloc'd message, NULL for none */
+  json_t *extra;  /* optional members merged into the body (e.g. "Item"), new ref */
+} p_error;
+
+void p_error_init(p_error *e);
+void p_error_clear(p_error *e);
+/* Set code and printf-style message (replaces any previous one). Returns -1
+ * so callers can write `return p_error_set(...)`. fmt NULL = no message. */
+int p_error_set(p_error *e, p_errcode code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* HTTP status of an error code. */
+int p_error_status(p_errcode code);
+/* "__type" of an error code. */
+const char *p_error_type(p_errcode code);
+/* The JSON error body; malloc'd, *len its length. */
+char *p_error_body(const p_error *e, size_t *len);
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* Every operation of the DynamoDB and DynamoDB Streams APIs (botocore
+ * model), so that the router can tell "unknown operation" from "not
+ * implemented yet". */
+#define P_OPS(X)                                                                  \
+  X(BatchExecuteStatement) X(BatchGetItem) X(BatchWriteItem) X(CreateBackup)      \
+  X(CreateGlobalTable) X(CreateTable) X(DeleteBackup) X(DeleteItem)               \
+  X(DeleteResourcePolicy) X(DeleteTable) X(DescribeBackup)                        \
+  X(DescribeContinuousBackups) X(DescribeContributorInsights) X(DescribeEndpoints)\
+  X(DescribeExport) X(DescribeGlobalTable) X(DescribeGlobalTableSettings)         \
+  X(DescribeImport) X(DescribeKinesisStreamingDestination) X(DescribeLimits)      \
+  X(DescribeTable) X(DescribeTableReplicaAutoScaling) X(DescribeTimeToLive)       \
+  X(DisableKinesisStreamingDestination) X(EnableKinesisStreamingDestination)      \
+  X(ExecuteStatement) X(ExecuteTransaction) X(ExportTableToPointInTime)           \
+  X(GetItem) X(GetResourcePolicy) X(ImportTable) X(ListBackups)                   \
+  X(ListContributorInsights) X(ListExports) X(ListGlobalTables) X(ListImports)    \
+  X(ListTables) X(ListTagsOfResource) X(PutItem) X(PutResourcePolicy) X(Query)    \
+  X(RestoreTableFromBackup) X(RestoreTableToPointInTime) X(Scan) X(TagResource)   \
+  X(TransactGetItems) X(TransactWriteItems) X(UntagResource)                      \
+  X(UpdateContinuousBackups) X(UpdateContributorInsights) X(UpdateGlobalTable)    \
+  X(UpdateGlobalTableSettings) X(UpdateItem) X(UpdateKinesisStreamingDestination) \
+  X(UpdateTable) X(UpdateTableReplicaAutoScaling) X(UpdateTimeToLive)
+
+#define P_STREAM_OPS(X) X(DescribeStream) X(GetRecords) X(GetShardIterator) X(ListStreams)
+
+typedef enum p_op {
+  P_OP_NONE = 0,
+#define X(name) P_OP_##name,
+  P_OPS(X)
+#undef X
+#define X(name) P_OP_Streams_##name,
+  P_STREAM_OPS(X)
+#undef X
+  P_OP_COUNT
+} p_op;
+
+/* Operation named by an X-Amz-Target header value ("DynamoDB_20120810.PutItem",
+ * "DynamoDBStreams_20120810.GetRecords"; the legacy DynamoDB_20111205 prefix
+ * too). P_OP_NONE if the prefix or the name is unknown. */
+p_op p_op_from_target(const char *target);
+/* "PutItem" etc. */
+const char *p_op_name(p_op op);
+
+/* ---- context ------------------------------------------------------------- */
+
+typedef struct p_context {
+  const char *region;  /* e.g. "us-east-1": used in ARNs */
+  const char *account; /* 12-digit account id for ARNs (not 000000000000) */
+} p_context;
+
+/* ---- common request members ---------------------------------------------- */
+
+typedef struct p_key_schema {
+  const char *hash_name; /* partition key attribute */
+  dv_type hash_type;     /* DV_S, DV_N or DV_B */
+  const char *range_name; /* sort key attribute, NULL if none */
+  dv_type range_type;    /* DV_NONE if none */
+} p_key_schema;
+
+typedef enum p_return_values {
+  P_RV_NONE = 0, P_RV_ALL_OLD, P_RV_UPDATED_OLD, P_RV_ALL_NEW, P_RV_UPDATED_NEW
+} p_return_values;
+
+typedef enum p_rcc { P_RCC_NONE = 0, P_RCC_TOTAL, P_RCC_INDEXES } p_rcc;
+
+/* ---- values -------------------------------------------------------------- */
+
+/* Which validation layer words the value errors (protocol.md 2.3,
+ * operations.md 1.2). */
+typedef enum p_layer { P_LAYER_CURRENT = 0, P_LAYER_OLDER = 1 } p_layer;
+
+/* Wire AttributeValue -> dv_value, all checks of operations.md 1.1-1.4
+ * (numbers normalised, base64 decoded, sets sorted and de-duplicated-checked,
+ * NULL true, one type key, nesting). depth is the level of j (1 for a
+ * top-level attribute value). Returns 0 or -1 with err set (message bare: the
+ * caller adds any envelope). */
+int p_value_from_json(const json_t *j, int depth, p_layer layer, dv_arena *a, dv_value *out,
+                      p_error *err);
+/* Wire item / key (map of name -> AttributeValue) -> DV_M. */
+int p_item_from_json(const json_t *j, p_layer layer, dv_arena *a, dv_value *out, p_error *err);
+/* dv_value -> wire AttributeValue / item (new references). */
+json_t *p_value_to_json(const dv_value *v);
+json_t *p_item_to_json(const dv_value *item);
+
+/* ---- control plane ------------------------------------------------------- */
+
+typedef struct p_create_table {
+  const char *table_name; /* validated name */
+  p_key_schema key;       /* validated key schema */
+  json_t *meta;           /* new ref: everything DescribeTable echoes beyond the key
+                             schema (AttributeDefinitions, BillingMode,
+                             ProvisionedThroughput, TableId, ...), kept by the
+                             server as the table's opaque meta bytes */
+} p_create_table;
+
+int p_parse_create_table(const json_t *body, const p_context *ctx, dv_arena *a,
+                         p_create_table *out, p_error *err);
+/* For DescribeTable / DeleteTable / DescribeTimeToLive ...: {"TableName"}. */
+int p_parse_table_name(const json_t *body, dv_arena *a, const char **name, p_error *err);
+
+typedef struct p_list_tables {
+  const char *exclusive_start; /* NULL = from the start */
+  int limit;                   /* 1..100, default 100 */
+} p_list_tables;
+int p_parse_list_tables(const json_t *body, dv_arena *a, p_list_tables *out, p_error *err);
+
+/* TableDescription (operations.md 4.2): new ref. meta is what
+ * p_parse_create_table produced (parsed back from the stored bytes). */
+json_t *p_table_description(const p_context *ctx, const char *name, const p_key_schema *key,
+                            const json_t *meta, double created, const char *status,
+                            uint64_t item_count, uint64_t size_bytes);
+
+/* ---- items --------------------------------------------------------------- */
+
+typedef struct p_put_item {
+  const char *table_name;
+  dv_value item;               /* DV_M */
+  p_return_values rv;          /* NONE or ALL_OLD */
+  p_rcc rcc;                   /* ReturnConsumedCapacity */
+  int rvcf_all_old;            /* ReturnValuesOnConditionCheckFailure = ALL_OLD */
+} p_put_item;
+
+typedef struct p_get_item {
+  const char *table_name;
+  dv_value key;                /* DV_M */
+  int consistent;              /* ConsistentRead */
+  p_rcc rcc;
+  const char **attrs_to_get;   /* AttributesToGet (legacy projection), NULL if absent */
+  size_t n_attrs_to_get;
+} p_get_item;
+
+typedef struct p_delete_item {
+  const char *table_name;
+  dv_value key;                /* DV_M */
+  p_return_values rv;          /* NONE or ALL_OLD */
+  p_rcc rcc;
+  int rvcf_all_old;
+} p_delete_item;
+
+int p_parse_put_item(const json_t *body, dv_arena *a, p_put_item *out, p_error *err);
+int p_parse_get_item(const json_t *body, dv_arena *a, p_get_item *out, p_error *err);
+int p_parse_delete_item(const json_t *body, dv_arena *a, p_delete_item *out, p_error *err);
+
+/* After the table lookup: PutItem's item against the key schema
+ * ("Missing the key", "Type mismatch for key", empty key values, key sizes). */
+int p_check_put_item(const p_key_schema *ks, const dv_value *item, p_error *err);
+/* After the table lookup: a Key (Get/Delete/UpdateItem) against the schema
+ * ("The provided key element does not match the schema", empty values, sizes). */
+int p_check_key(const p_key_schema *ks, const dv_value *key, p_error *err);
+
+/* Project an item on AttributesToGet (new item in a). */
+dv_value p_project_attrs(const dv_value *item, const char **names, size_t n, dv_arena *a);
+
+/* ConsumedCapacity object for one table (operations.md 3); NULL when
+ * mode is NONE. */
+json_t *p_consumed_capacity(const char *table, double units, p_rcc mode);
+/* Capacity units by DynamoDB's rules. */
+double p_read_units(size_t item_size, int found, int consistent);
+double p_write_units(size_t new_size, size_t old_size, int old_found);
+
+#endif /* DF_PROTOCOL_H */

@@ -1,0 +1,299 @@
+/*
+ * storage.h -- the public C API of dynafile's embedded storage engine.
+ *
+ * The engine knows nothing of HTTP or the wire JSON. It keeps a catalog of
+ * tables (each in a namespace), stores items (dv_value maps, see value.h) in
+ * per-partition B-tree files, and makes every change durable through one
+ * write-ahead batch log shared by all tables, with group commit.
+ *
+ * Threading: an st_db is used from one thread (the "owner", the server's
+ * event-loop thread), except st_flush_run() and st_checkpoint_run(), which
+ * do the slow I/O and may run on any one other thread at a time while the
+ * owner goes on. That is how fsync never blocks the event loop.
+ *
+ * Durability contract (the numbered invariants are in storage.c and
+ * docs/ARCHITECTURE.md):
+ *   - st_write() and the catalog calls apply a change in memory at once and
+ *     return the LSN of the log record that holds it. The change is visible to
+ *     later reads immediately, but it is durable only when st_durable_lsn()
+ *     >= that LSN. A caller must not acknowledge a write (or reveal state
+ *     read after it) before then.
+ *   - st_flush_begin/run/end move every pending record to the log with one
+ *     write and one fdatasync (group commit).
+ *   - st_checkpoint_begin/run/end write dirty B-tree pages to the partition
+ *     files (copy-on-write, then the meta page), write the catalog, and then
+ *     delete log segments that recovery no longer needs.
+ */
+#ifndef DF_STORAGE_H
+#define DF_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/value.h"
+
+/* ---- errors -------------------------------------------------------------- */
+
+#define ST_ERRORS(X)                                                   \
+  X(ST_OK, 0, "ok")                                                    \
+  X(ST_ENOMEM, -1, "out of memory")                                    \
+  X(ST_EIO, -2, "I/O error")                                           \
+  X(ST_ECORRUPT, -3, "corrupt data on disk")                           \
+  X(ST_EEXIST, -4, "already exists")                                   \
+  X(ST_ENOTFOUND, -5, "not found")                                     \
+  X(ST_ELOCKED, -6, "data directory is in use by another process")    \
+  X(ST_EINVAL, -7, "invalid argument")                                 \
+  X(ST_ETOOBIG, -8, "too big")                                         \
+  X(ST_EFAILED, -9, "engine stopped after an earlier I/O error")      \
+  X(ST_EBUSY, -10, "busy")                                             \
+  X(ST_EVERSION, -11, "unsupported on-disk format version")
+
+enum {
+#define X(name, val, msg) name = val,
+  ST_ERRORS(X)
+#undef X
+};
+
+/* Static message for a status code. */
+const char *st_strerror(int code);
+/* Symbolic name for a status code ("ST_EIO"). */
+const char *st_errname(int code);
+
+/* ---- database ------------------------------------------------------------ */
+
+typedef struct st_db st_db;
+
+typedef struct st_options {
+  size_t cache_bytes;          /* page-cache budget (0 = 64 MiB) */
+  size_t checkpoint_log_bytes; /* checkpoint due when the log passes this (0 = 64 MiB) */
+  size_t checkpoint_dirty_bytes; /* ... or dirty pages pass this (0 = cache_bytes / 2) */
+  unsigned partitions;         /* partitions of a new table, power of two (0 = 8) */
+  int no_fsync;                /* 1: skip fsync (tests of logic only; not durable) */
+  size_t log_segment_bytes;    /* log rotates to a new segment file past this (0 = 64 MiB) */
+} st_options;
+
+/* Open (creating if needed) the database in directory dir: take the
+ * directory's lock (ST_ELOCKED if another process holds it), load the
+ * catalog, replay the log after the last checkpoint, stopping cleanly at a
+ * torn or corrupt tail. On failure *out is NULL and errbuf holds a sentence
+ * for the operator. opt may be NULL for defaults. */
+int st_open(const char *dir, const st_options *opt, st_db **out, char *errbuf, size_t errlen);
+
+/* Make everything durable (flush + checkpoint, synchronously), close files,
+ * release the lock and free db. Returns the first error met; db is freed in
+ * every case. Must not be called with a flush or checkpoint job in flight. */
+int st_close(st_db *db);
+
+/* ---- catalog ------------------------------------------------------------- */
+
+typedef struct st_table st_table; /* borrowed handle: valid until the table is dropped */
+
+typedef struct st_key_def {
+  const char *name; /* attribute name (UTF-8, NUL-terminated); NULL = no such key */
+  dv_type type;     /* DV_S, DV_N or DV_B */
+} st_key_def;
+
+typedef struct st_table_def {
+  const char *ns;      /* namespace ("" = default); tables are unique per (ns, name) */
+  const char *name;    /* table name */
+  st_key_def hash;     /* partition key (required) */
+  st_key_def range;    /* sort key (name NULL when the table has none) */
+  const void *meta;    /* opaque bytes the caller keeps with the table (copied) */
+  size_t meta_len;     /* bytes in meta */
+  double created;      /* creation time, epoch seconds (set by the caller) */
+} st_table_def;
+
+/* Create a table. ST_EEXIST if (ns, name) exists. *lsn = the log record. */
+int st_table_create(st_db *db, const st_table_def *def, uint64_t *lsn);
+/* Drop a table and all its items; its files are deleted once the drop is
+ * durable. The handle is invalid after this call. */
+int st_table_drop(st_db *db, st_table *t, uint64_t *lsn);
+/* Replace the table's opaque meta bytes (logged like any change). */
+int st_table_set_meta(st_db *db, st_table *t, const void *meta, size_t len, uint64_t *lsn);
+/* Find a table by namespace and name; NULL if absent. */
+st_table *st_table_find(st_db *db, const char *ns, const char *name);
+/* The table's definition; pointers borrowed, valid while the table exists
+ * and until the next st_table_set_meta on it. */
+const st_table_def *st_table_info(const st_table *t);
+/* Engine-assigned id, unique for the life of the data directory. */
+uint64_t st_table_id(const st_table *t);
+/* Live counters: items and the sum of their DynamoDB sizes. */
+uint64_t st_table_item_count(const st_table *t);
+uint64_t st_table_size_bytes(const st_table *t);
+
+/* Tables of namespace ns with name > after (after NULL = from the start), in
+ * ascending byte order of name, at most max of them. Fills out[] with
+ * borrowed handles and returns how many; *more is set to 1 if further tables
+ * follow. */
+size_t st_table_list(st_db *db, const char *ns, const char *after, st_table **out, size_t max, int *more);
+
+/* ---- items --------------------------------------------------------------- */
+
+/* Read the item whose key attributes equal those of key (a DV_M holding at
+ * least the table's key attributes with the right types; other attributes
+ * are ignored). On success *out is the item decoded into arena a, or has
+ * type DV_NONE when there is none. Errors: ST_EINVAL for a bad key,
+ * ST_ECORRUPT / ST_EIO from disk. */
+int st_item_get(st_table *t, const dv_value *key, dv_arena *a, dv_value *out);
+
+typedef enum st_write_op {
+  ST_PUT = 1, /* replace the whole item (item holds the key attributes) */
+  ST_DEL = 2  /* delete the item with this key (no-op if absent) */
+} st_write_op;
+
+typedef struct st_write_req {
+  st_table *table;       /* target table */
+  st_write_op op;        /* ST_PUT or ST_DEL */
+  const dv_value *item;  /* ST_PUT: the item; ST_DEL: a map holding the key */
+} st_write_req;
+
+/* Apply n writes as one atomic batch: one log record, all or nothing (after
+ * a crash either all of them are present or none). Validates every request
+ * first (key attributes present with declared types, key sizes, item size
+ * <= 400 KiB): ST_EINVAL / ST_ETOOBIG and nothing is written. *lsn receives
+ * the batch's LSN. */
+int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn);
+
+/* ---- iterators ----------------------------------------------------------- */
+
+/* Items of one table in key order, for Scan and Query. The order is that of
+ * the encoded keys: items grouped by partition key in hash order (the order
+ * Scan returns and the one its segments split), and within one partition key
+ * by sort key in DynamoDB order (S/B bytewise, N by value). */
+typedef struct st_iter st_iter;
+
+typedef struct st_iter_spec {
+  const dv_value *hash_key;    /* Query: only items with this partition-key value (S/N/B of
+                                  the declared type); NULL = every item (Scan) */
+  const dv_value *range_lo;    /* Query: lowest sort-key value (NULL = unbounded) */
+  int lo_exclusive;            /* 1: an item whose sort key equals range_lo is skipped */
+  const dv_value *range_hi;    /* Query: highest sort-key value (NULL = unbounded) */
+  int hi_exclusive;            /* 1: an item whose sort key equals range_hi is skipped */
+  const dv_value *start_after; /* exclusive start (ExclusiveStartKey): a map holding the key
+                                  attributes of the last item already seen; NULL = from the
+                                  first item */
+  int reverse;                 /* 1: descending order (Query's ScanIndexForward=false) */
+  uint32_t segment;            /* Scan: which segment of total_segments (0-based) */
+  uint32_t total_segments;     /* Scan: split the hash space in this many equal ranges
+                                  (0 or 1 = whole table); items of one partition key are
+                                  always in one segment */
+} st_iter_spec;
+
+/* Open an iterator on t. ST_EINVAL for a malformed spec (wrong key types,
+ * sort-key bounds on a table without sort key, segment >= total). The
+ * iterator may be used across writes to the table (it resumes after the
+ * last item returned); it must be closed before the table is dropped. */
+int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out);
+/* Next item, decoded into a; *out has type DV_NONE after the last one.
+ * ST_ECORRUPT / ST_EIO from disk. */
+int st_iter_next(st_iter *it, dv_arena *a, dv_value *out);
+void st_iter_close(st_iter *it);
+
+/* ---- durability: group commit ------------------------------------------- */
+
+/* The owner's loop, with workers for the slow part of jobs:
+ *   - after appending (st_write, catalog calls): if no flush job exists,
+ *     st_flush_begin and give st_flush_run to a worker;
+ *   - when a flush run returns: st_flush_end; acknowledge every request
+ *     whose LSN <= st_durable_lsn; if records are pending (st_last_lsn >
+ *     st_durable_lsn) start the next flush; then, if no checkpoint job
+ *     exists and st_checkpoint_due, st_checkpoint_begin; and if a
+ *     checkpoint job exists that is not yet running and
+ *     st_checkpoint_ready, give st_checkpoint_run to a worker;
+ *   - when a checkpoint run returns: st_checkpoint_end.
+ * Submitting the checkpoint run only once it is ready means it never waits,
+ * so one worker thread running both kinds of job in turn is enough. */
+
+/* LSN of the last record appended (durable or not). */
+uint64_t st_last_lsn(const st_db *db);
+/* Every record with LSN <= this is on disk (fsynced). */
+uint64_t st_durable_lsn(const st_db *db);
+
+typedef struct st_flush_job st_flush_job;
+/* Owner thread: take the pending log records; NULL if there are none, if a
+ * flush job is already in flight (one at a time), or in the failed state. */
+st_flush_job *st_flush_begin(st_db *db);
+/* Any thread: write the records and fdatasync. Touches nothing but the job
+ * and the log file descriptor. */
+int st_flush_run(st_flush_job *job);
+/* Owner thread: advance the durable LSN (on success) and free the job. On
+ * failure the engine enters the failed state (every later write returns
+ * ST_EFAILED) and the error is returned. */
+int st_flush_end(st_db *db, st_flush_job *job);
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* 1 when the log or the dirty pages passed their threshold. */
+int st_checkpoint_due(const st_db *db);
+
+typedef struct st_ckpt_job st_ckpt_job;
+/* Owner thread: seal the dirty pages of every partition and the catalog at
+ * the last LSN (st_last_lsn). Returns NULL (and *err = 0) when there is
+ * nothing to do; NULL with *err = ST_EBUSY when a checkpoint is already in
+ * flight, ST_EFAILED in the failed state. Records may still be pending (not
+ * yet durable) when it is called, which is the normal case under load: the
+ * checkpoint then becomes runnable once a flush has made them durable (see
+ * st_checkpoint_ready). Calling it right after st_flush_end keeps that wait
+ * short. */
+st_ckpt_job *st_checkpoint_begin(st_db *db, int *err);
+/* Owner thread: 1 when st_checkpoint_run would not wait, i.e. the log is
+ * durable up to the checkpoint's LSN (or the engine failed). */
+int st_checkpoint_ready(const st_db *db, const st_ckpt_job *job);
+/* Any thread: first wait until the log is durable up to the checkpoint's
+ * LSN (the owner must keep flushing: st_flush_end wakes it; returns
+ * ST_EFAILED if the engine fails meanwhile), then write pages and meta
+ * pages, fsync the partition files, write the catalog file atomically, and
+ * delete the log segments and dropped tables' files that are no longer
+ * needed. May run alongside st_flush_run; never run it on the only thread
+ * that runs flushes while it is not ready (it would wait forever). */
+int st_checkpoint_run(st_ckpt_job *job);
+/* Owner thread: finish the trees' checkpoints (recycle freed pages), retire
+ * the log segments, free the job, and return the run's status. A failed
+ * checkpoint loses nothing: the previous catalog stays in force, the log is
+ * kept, and the engine stays usable (the next checkpoint retries). */
+int st_checkpoint_end(st_db *db, st_ckpt_job *job);
+
+/* Synchronous flush + checkpoint (for shutdown and tests). */
+int st_sync(st_db *db);
+
+/* ---- statistics ---------------------------------------------------------- */
+
+typedef struct st_stats {
+  uint64_t last_lsn;        /* last appended record */
+  uint64_t durable_lsn;     /* last fsynced record */
+  uint64_t checkpoint_lsn;  /* last completed checkpoint */
+  uint64_t log_bytes;       /* bytes of log since that checkpoint */
+  uint64_t cache_bytes;     /* bytes held by the page cache */
+  uint64_t dirty_bytes;     /* of which dirty */
+  uint64_t flushes;         /* group commits done */
+  uint64_t flushed_records; /* records they carried */
+  uint64_t checkpoints;     /* checkpoints done */
+  uint64_t recovered_records; /* records replayed at open */
+  double recovery_seconds;  /* time spent replaying at open */
+} st_stats;
+
+void st_get_stats(const st_db *db, st_stats *out);
+/* What recovery at st_open cut off the log, for the operator's log: "" when
+ * the log was clean, else e.g. "log cut after LSN 42 (17 bytes): segment
+ * 0000000000000001.wal: torn record at offset 4096 (LSN 43)". Borrowed,
+ * valid while db is open. */
+const char *st_recovery_note(const st_db *db);
+
+/* ---- tests and crash simulation ------------------------------------------ */
+
+/* Free db as if the process died now: close the files (dropping pending
+ * records and dirty pages), release the lock, free everything, without any
+ * flush or checkpoint. A checkpoint job that is not running is discarded
+ * too. For crash tests; never used by the server. */
+void st_abandon(st_db *db);
+/* Fault injection for crash tests: run only the first n partition-tree
+ * checkpoints of job and stop, as if the process died before the catalog
+ * was written. Afterwards the only valid call is st_abandon(db). Returns the
+ * trees' status. */
+int st_checkpoint_run_partial(st_ckpt_job *job, size_t n);
+/* Number of partition trees a checkpoint job writes. */
+size_t st_checkpoint_trees(const st_ckpt_job *job);
+/* Fault injection: make this flush job fail with ST_EIO without writing. */
+void st_flush_inject_error(st_flush_job *job);
+
+#endif /* DF_STORAGE_H */
