@@ -162,11 +162,18 @@ typedef struct p_create_table {
   json_t *meta;           /* new ref: everything DescribeTable echoes beyond the key
                              schema (AttributeDefinitions, BillingMode,
                              ProvisionedThroughput, TableId, ...), kept by the
-                             server as the table's opaque meta bytes */
+                             server as the table's opaque meta bytes (layout:
+                             protocol/control.c) */
 } p_create_table;
 
 int p_parse_create_table(const json_t *body, const p_context *ctx, dv_arena *a,
                          p_create_table *out, p_error *err);
+/* Adds "TableId" (lowercase UUID v4 made from 16 caller-supplied random
+ * bytes; protocol/ does no I/O) to a parsed CreateTable's meta. Call it after
+ * a successful p_parse_create_table, before storing the meta. */
+void p_create_table_set_id(p_create_table *ct, const uint8_t rand16[16]);
+/* The UUID v4 text of 16 random bytes (version and variant bits set). */
+void p_table_id_format(const uint8_t rand16[16], char out[37]);
 /* For DescribeTable / DeleteTable / DescribeTimeToLive ...: {"TableName"}. */
 int p_parse_table_name(const json_t *body, dv_arena *a, const char **name, p_error *err);
 
@@ -181,6 +188,16 @@ int p_parse_list_tables(const json_t *body, dv_arena *a, p_list_tables *out, p_e
 json_t *p_table_description(const p_context *ctx, const char *name, const p_key_schema *key,
                             const json_t *meta, double created, const char *status,
                             uint64_t item_count, uint64_t size_bytes);
+
+/* Operations without input members (DescribeLimits, DescribeEndpoints): the
+ * body must be a JSON object (else bare SerializationException); members are
+ * ignored. */
+int p_parse_no_input(const json_t *body, p_error *err);
+/* {"AccountMaxReadCapacityUnits":80000, ...} (operations.md 4.6); new ref. */
+json_t *p_describe_limits(void);
+/* {"Endpoints":[{"Address":address,"CachePeriodInMinutes":1440}]}
+ * (protocol.md 8; address = the request's Host header); new ref. */
+json_t *p_describe_endpoints(const char *address);
 
 /* ---- items --------------------------------------------------------------- */
 

@@ -1,0 +1,144 @@
+/*
+ * protocol_int.h -- declarations shared by the files of protocol/ only.
+ *
+ * Three layers of request checking, in protocol.md 2.1's order, each with its
+ * helpers here:
+ *   1. shapes (step 8): a static description of each request's members, walked
+ *      over the JSON body to raise SerializationException for a member of the
+ *      wrong JSON type (p__shape_check);
+ *   2. member constraints (step 9): an accumulator that joins the failing
+ *      members into one "N validation errors detected: ..." message
+ *      (p__verrs);
+ *   3. semantics (step 10): the per-operation code in control.c / items.c.
+ * Plus strict base64 (base64.c) and JSON member accessors.
+ */
+#ifndef DF_PROTOCOL_INT_H
+#define DF_PROTOCOL_INT_H
+
+#include <stdbool.h>
+
+#include "protocol/protocol.h"
+
+/* ---- base64 (base64.c) ----------------------------------------------------- */
+
+/* Checks a wire blob as AWS's deserializer does. 0 if valid; else -1 and a
+ * SerializationException message in err. */
+int p__b64_check(const char *s, size_t len, p_error *err);
+/* Decoded length of valid base64 text. */
+size_t p__b64_decoded_len(const char *s, size_t len);
+/* Decodes valid base64 text into out (p__b64_decoded_len bytes). */
+void p__b64_decode(const char *s, size_t len, uint8_t *out);
+/* Encodes n bytes as padded standard base64 into out (4*ceil(n/3) bytes + NUL).
+ * Returns the text length. */
+size_t p__b64_encode(const uint8_t *p, size_t n, char *out);
+/* Encoded length without the NUL. */
+static inline size_t p__b64_encoded_len(size_t n) {
+  return (n + 2) / 3 * 4;
+}
+
+/* ---- shapes (json_value.c) ------------------------------------------------- */
+
+typedef enum p__kind {
+  P_SH_STRING,  /* JSON string */
+  P_SH_LONG,    /* JSON integer (reals are truncated), Java Long */
+  P_SH_INTEGER, /* JSON integer, Java Integer */
+  P_SH_BOOL,    /* JSON boolean or a lenient string */
+  P_SH_BLOB,    /* base64 string */
+  P_SH_LIST,    /* JSON array of elem */
+  P_SH_MAP,     /* JSON object of name -> elem */
+  P_SH_STRUCT   /* JSON object with known members */
+} p__kind;
+
+typedef struct p__shape p__shape;
+
+typedef struct p__member {
+  const char *name;      /* wire name, e.g. "TableName" */
+  const p__shape *shape; /* its shape */
+} p__member;
+
+struct p__shape {
+  p__kind kind;             /* what JSON it must be */
+  const char *java;         /* Java type named in messages ("java.lang.String", ...) */
+  const p__shape *elem;     /* LIST/MAP: element shape */
+  const p__member *members; /* STRUCT: members, ended by a NULL name */
+};
+
+/* Shared shapes. */
+extern const p__shape p__sh_string, p__sh_long, p__sh_integer, p__sh_bool, p__sh_blob;
+extern const p__shape p__sh_av;           /* AttributeValue */
+extern const p__shape p__sh_av_map;       /* Map<String, AttributeValue> (Item, Key) */
+extern const p__shape p__sh_string_list;  /* List<String> (AttributesToGet) */
+extern const p__shape p__sh_string_map;   /* Map<String, String> (ExpressionAttributeNames) */
+extern const p__shape p__sh_expected_map; /* Map<String, ExpectedAttributeValue> */
+
+/* Walks j against shape (step 8 of protocol.md 2.1): 0, or -1 with a
+ * SerializationException in err. JSON null anywhere = absent. */
+int p__shape_check(const json_t *j, const p__shape *shape, p_error *err);
+
+/* Item / key map that already passed p__shape_check -> DV_M (value checks
+ * of operations.md 1.2, top-level names non-empty). */
+int p__item_convert(const json_t *j, p_layer layer, dv_arena *a, dv_value *out, p_error *err);
+
+/* Lenient boolean of a value that passed p__shape_check as P_SH_BOOL. */
+int p__bool_value(const json_t *j);
+
+/* ---- member constraints (error.c) ------------------------------------------ */
+
+#define P_VERRS_MAX 10
+
+/* Accumulates member-constraint failures (protocol.md 2.2). */
+typedef struct p__verrs {
+  int n;                    /* failures seen */
+  char *items[P_VERRS_MAX]; /* the first P_VERRS_MAX messages, malloc'd */
+} p__verrs;
+
+void p__verrs_init(p__verrs *v);
+/* Adds one item (printf-style). */
+void p__verrs_add(p__verrs *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* If any item was added: sets err to the joined VE and returns -1; else 0.
+ * Frees the items either way. */
+int p__verrs_finish(p__verrs *v, p_error *err);
+void p__verrs_free(p__verrs *v);
+
+/* Old-form items for common constraints. value NULL = "Value null". */
+void p__verr_null(p__verrs *v, const char *path);
+void p__verr_enum(p__verrs *v, const char *value, const char *path, const char *set);
+/* Old-form string constraints: pattern (if pattern), min and max length, in
+ * that order (AWS's order). */
+void p__verr_string(p__verrs *v, const char *value, size_t len, const char *path, size_t min, size_t max,
+                    const char *pattern);
+
+/* Table-name character rule [a-zA-Z0-9_.-]+ (the empty string passes). */
+bool p__table_name_chars_ok(const char *s, size_t len);
+#define P_TABLE_NAME_PATTERN "[a-zA-Z0-9_.-]+"
+
+/* ---- JSON helpers (json_value.c) ------------------------------------------- */
+
+/* Member of an object, NULL when absent or JSON null. */
+const json_t *p__member_get(const json_t *obj, const char *name);
+/* String member copied into a (NULL if absent). *len gets its length. */
+const char *p__member_str(const json_t *obj, const char *name, dv_arena *a, size_t *len);
+
+/* Appends to a growing malloc'd string buffer. */
+typedef struct p__sbuf {
+  char *p;    /* NUL-terminated text, malloc'd */
+  size_t len; /* bytes used, without the NUL */
+  size_t cap; /* bytes allocated */
+} p__sbuf;
+void p__sbuf_add(p__sbuf *b, const char *s, size_t len);
+void p__sbuf_addf(p__sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* malloc that aborts on out-of-memory (small allocation rule). */
+void *p__xmalloc(size_t n);
+void *p__xrealloc(void *p, size_t n);
+
+/* Item-level message helper: sets err to "1 validation error detected: <msg>"
+ * when enveloped, the bare message otherwise. */
+int p__value_error_envelope(p_error *err);
+
+/* Unsupported request member (expressions come in a later release). */
+int p__unsupported(p_error *err, const char *member);
+
+/* Parses the ReturnConsumedCapacity string (already constraint-checked). */
+p_rcc p__rcc_from(const char *s);
+
+#endif /* DF_PROTOCOL_INT_H */
