@@ -1,0 +1,67 @@
+/*
+ * catalog.h -- the table catalog's persistent form. Internal to storage/.
+ *
+ * catalog.c owns two encodings: a table definition (used both as an entry
+ * of the catalog file and as the payload of the log's CREATE_TABLE
+ * operation) and the catalog file itself, which a checkpoint writes
+ * atomically with the checkpoint LSN. The byte layouts are at the top of
+ * catalog.c. The in-memory catalog (lookup by name and id) is storage.c's.
+ */
+#ifndef DF_CATALOG_H
+#define DF_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/btree.h" /* st_buf */
+#include "storage/value.h"
+
+/* Name of the catalog file in the data directory, and of its temporary. */
+#define CAT_FILE "catalog"
+#define CAT_TMP "catalog.tmp"
+
+/* One table definition. Strings are malloc'd and NUL-terminated. */
+typedef struct cat_table {
+  uint64_t id;          /* engine-assigned id, never reused */
+  uint32_t partitions;  /* partition count, a power of two */
+  char *ns;             /* namespace ("" = default) */
+  char *name;           /* table name */
+  char *hash_name;      /* partition-key attribute */
+  dv_type hash_type;    /* DV_S, DV_N or DV_B */
+  char *range_name;     /* sort-key attribute, NULL if the table has none */
+  dv_type range_type;   /* its type, DV_NONE if none */
+  double created;       /* creation time, epoch seconds */
+  uint8_t *meta;        /* caller's opaque bytes (NULL when meta_len is 0) */
+  size_t meta_len;      /* bytes in meta */
+} cat_table;
+
+/* Append the encoding of t to out. */
+void cat_table_encode(const cat_table *t, st_buf *out);
+/* Decode one definition from p[0..len): fills *t (allocating its strings)
+ * and sets *used to the bytes consumed. ST_ECORRUPT if malformed (nothing
+ * to free then). */
+int cat_table_decode(const uint8_t *p, size_t len, size_t *used, cat_table *t);
+/* Free the strings of t (not t itself). */
+void cat_table_free(cat_table *t);
+
+/* A loaded catalog file. */
+typedef struct cat_file {
+  uint64_t ckpt_lsn;  /* LSN the checkpoint that wrote it covers */
+  uint64_t next_id;   /* next table id to assign */
+  cat_table *tables;  /* tables, in file order */
+  size_t n;           /* entries in tables */
+} cat_file;
+
+/* Build the file image for a checkpoint at ckpt_lsn. */
+void cat_file_encode(uint64_t ckpt_lsn, uint64_t next_id, const cat_table *const *tables,
+                     size_t n, st_buf *out);
+/* Replace dir/catalog with image atomically: write dir/catalog.tmp, fsync
+ * it, rename it over dir/catalog, fsync dir (the fsyncs are skipped when
+ * no_fsync). ST_EIO on failure (dir/catalog is then unchanged). */
+int cat_file_write(const char *dir, const st_buf *image, int no_fsync);
+/* Load dir/catalog. ST_ENOTFOUND if there is none (a new database),
+ * ST_ECORRUPT / ST_EVERSION / ST_EIO with a sentence in err. */
+int cat_file_load(const char *dir, cat_file *out, char *err, size_t errlen);
+void cat_file_free(cat_file *f);
+
+#endif /* DF_CATALOG_H */

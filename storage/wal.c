@@ -1,0 +1,745 @@
+/*
+ * wal.c -- the write-ahead batch log: segment files, record framing, group
+ * commit and recovery. See wal.h for the API; the engine's payload format
+ * (the operations inside a record) is documented in storage.c.
+ *
+ * Files. The log lives in one directory (<data>/wal). Each segment is named
+ * after the LSN of its first record, as 16 lowercase hex digits:
+ * "0000000000000001.wal". Segments follow each other without gaps: the first
+ * record of a segment has the LSN after the last record of the previous one.
+ * The log rotates to a new segment when a flush finds the current one at or
+ * beyond the configured size (so a segment may exceed it by one flush).
+ *
+ * All integers are little-endian.
+ *
+ * Segment header (40 bytes, at offset 0 of every segment):
+ *
+ *   offset size meaning
+ *   0      8    magic "DFWALSEG"
+ *   8      4    format version, 1
+ *   12     4    reserved, 0
+ *   16     8    first LSN: the LSN of the segment's first record (must equal
+ *               the number in the file name)
+ *   24     8    salt: random per segment, seeds every record checksum
+ *   32     8    xxh64 (seed 0) of bytes [0, 32)
+ *
+ * Record (24-byte header + payload), records follow the header back to back:
+ *
+ *   offset size meaning
+ *   0      8    checksum: xxh64 seeded with the segment's salt over bytes
+ *               [8, 24 + len) of the record (the rest of the header and
+ *               the payload)
+ *   8      4    len: payload bytes, <= WAL_MAX_PAYLOAD
+ *   12     1    type, 1..255 (0 never appears in a valid record)
+ *   13     3    reserved, 0
+ *   16     8    LSN
+ *   24     len  payload (opaque to this file)
+ *
+ * Validity rule. Recovery reads the segments in LSN order starting from the
+ * one that holds the first LSN it needs. A segment header is valid iff the
+ * file holds 40 bytes, the magic, version and checksum match, and the first
+ * LSN equals both the file name and the LSN expected next (one after the
+ * previous segment's last record). A record at offset off is valid iff its
+ * header and payload lie inside the file, len <= WAL_MAX_PAYLOAD, type != 0,
+ * the reserved bytes are 0, the LSN is exactly the expected next LSN, and the
+ * checksum matches. The log is the longest prefix of valid records; reading
+ * stops at the first invalid record or segment header (a torn write from a
+ * crash, a flipped bit, stale bytes), and recovery truncates the log there:
+ * the segment is cut at that offset (removed if its header is bad) and every
+ * later segment is removed. The salt makes a record copied from another
+ * segment fail its checksum.
+ *
+ * Durability. A flush writes its records with one pwrite at the end of the
+ * segment and fdatasyncs the file; when it starts a new segment it writes the
+ * header with the records, fdatasyncs, then fsyncs the directory so that the
+ * file's name is durable too. Only after that does wal_flush_end advance the
+ * durable LSN.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "storage/storage.h"
+#include "storage/wal.h"
+
+#define SEG_MAGIC "DFWALSEG"
+#define SEG_VERSION 1
+#define SEG_HDR 40
+#define REC_HDR 24
+#define SEG_NAME_LEN 20 /* 16 hex digits + ".wal" */
+
+/* One segment file of the log. */
+typedef struct wal_seg {
+  uint64_t first; /* LSN of its first record (and its name) */
+  uint64_t size;  /* bytes in the file (header included) */
+  uint64_t salt;  /* checksum seed from its header */
+} wal_seg;
+
+struct wal_log {
+  char *dir;             /* the log directory */
+  int dirfd;             /* open directory, for fsync after create/unlink */
+  int fd;                /* the last segment, where records are appended */
+  wal_seg *segs;         /* segments in LSN order; the last is the active one */
+  size_t nseg;           /* entries in segs */
+  size_t segcap;         /* allocated entries */
+  size_t seg_max;        /* rotation size */
+  int no_fsync;          /* skip fsyncs (tests) */
+  st_buf pend;           /* pending records, framed, checksums not yet filled */
+  st_buf spare;          /* an empty buffer to swap in when a job takes pend */
+  size_t pend_records;   /* records in pend */
+  size_t rec_start;      /* offset in pend of the record being built */
+  int in_rec;            /* 1 between wal_rec_begin and commit/abort */
+  uint64_t last_lsn;     /* last LSN assigned */
+  uint64_t durable_lsn;  /* last LSN fsynced */
+  uint64_t appended;     /* bytes appended (and replayed) since open */
+  int in_flight;         /* 1 while a flush job exists */
+  int rotate_soon;       /* 1: the next flush starts a new segment */
+  int failed;            /* 1 after a failed flush: no more flushes */
+};
+
+struct wal_flush {
+  int fd;              /* segment written to (a new one after creating it) */
+  int dirfd;           /* log directory, fsynced after creating a segment */
+  int rotate;          /* 1: create the segment at path first */
+  char *path;          /* new segment's path when rotating */
+  uint64_t salt;       /* salt of the segment written to */
+  uint64_t seg_first;  /* first LSN of the new segment when rotating */
+  uint64_t off;        /* file offset where the records go */
+  st_buf buf;          /* the records (taken from the pending buffer) */
+  uint64_t last_lsn;   /* LSN of the job's last record */
+  size_t records;      /* records in buf */
+  int no_fsync;        /* skip fsyncs (tests) */
+  int inject;          /* test hook: fail without writing */
+  int status;          /* result of wal_flush_run */
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static uint64_t get_le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) {
+    fprintf(stderr, "dynafile: out of memory (%zu bytes)\n", n);
+    abort();
+  }
+  return p;
+}
+
+static char *xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = xmalloc(n);
+  memcpy(p, s, n);
+  return p;
+}
+
+static void errf(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static uint64_t new_salt(void) {
+  uint64_t s = 0;
+  if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s = XXH64(&ts, sizeof ts, (uint64_t)getpid());
+  }
+  return s;
+}
+
+static char *seg_path(const char *dir, uint64_t first) {
+  size_t n = strlen(dir) + 1 + SEG_NAME_LEN + 1;
+  char *p = xmalloc(n);
+  snprintf(p, n, "%s/%016" PRIx64 ".wal", dir, first);
+  return p;
+}
+
+/* 1 and *first set if name is a segment name. */
+static int seg_parse_name(const char *name, uint64_t *first) {
+  if (strlen(name) != SEG_NAME_LEN || strcmp(name + 16, ".wal") != 0) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < 16; i++) {
+    char c = name[i];
+    int d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else
+      return 0;
+    v = (v << 4) | (uint64_t)d;
+  }
+  *first = v;
+  return 1;
+}
+
+static void seg_header_encode(uint8_t *h, uint64_t first, uint64_t salt) {
+  memcpy(h, SEG_MAGIC, 8);
+  put_le32(h + 8, SEG_VERSION);
+  put_le32(h + 12, 0);
+  put_le64(h + 16, first);
+  put_le64(h + 24, salt);
+  put_le64(h + 32, XXH64(h, 32, 0));
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t w = pwrite(fd, p, n, (off_t)off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ST_EIO;
+    }
+    p += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return ST_OK;
+}
+
+static int sync_fd(int fd, int no_fsync) {
+  if (no_fsync) return ST_OK;
+  return fdatasync(fd) == 0 ? ST_OK : ST_EIO;
+}
+
+static int sync_dir(int dirfd, int no_fsync) {
+  if (no_fsync) return ST_OK;
+  return fsync(dirfd) == 0 ? ST_OK : ST_EIO;
+}
+
+static void segs_push(wal_log *w, uint64_t first, uint64_t size, uint64_t salt) {
+  if (w->nseg == w->segcap) {
+    size_t cap = w->segcap ? w->segcap * 2 : 8;
+    wal_seg *s = realloc(w->segs, cap * sizeof *s);
+    if (!s) {
+      fprintf(stderr, "dynafile: out of memory\n");
+      abort();
+    }
+    w->segs = s;
+    w->segcap = cap;
+  }
+  w->segs[w->nseg++] = (wal_seg){first, size, salt};
+}
+
+/* Create segment first (truncating any file of that name), write its header,
+ * make it and its name durable. *fd receives the open descriptor. */
+static int seg_create(wal_log *w, uint64_t first, uint64_t salt, int *fd) {
+  char *path = seg_path(w->dir, first);
+  int rc = ST_EIO;
+  int f = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f < 0) goto fail;
+  uint8_t h[SEG_HDR];
+  seg_header_encode(h, first, salt);
+  if ((rc = pwrite_all(f, h, SEG_HDR, 0)) != ST_OK) goto fail;
+  if ((rc = sync_fd(f, w->no_fsync)) != ST_OK) goto fail;
+  if ((rc = sync_dir(w->dirfd, w->no_fsync)) != ST_OK) goto fail;
+  *fd = f;
+  free(path);
+  return ST_OK;
+fail:
+  if (f >= 0) close(f);
+  free(path);
+  return rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+/* Outcome of reading one segment. */
+typedef struct seg_scan {
+  int hdr_ok;        /* header valid */
+  uint64_t salt;     /* from the header */
+  uint64_t end;      /* offset after the last valid record (0 if hdr bad) */
+  uint64_t size;     /* file size */
+  int cut;           /* 1 if an invalid record stopped the scan before size */
+  char why[120];     /* reason for the cut */
+} seg_scan;
+
+/* Read segment path, expected to start at *expected; pass records with
+ * LSN > after to fn; advance *expected past every valid record. Returns
+ * ST_OK (the scan result is in sc) or an I/O error / fn's error. */
+static int seg_read(const char *path, uint64_t name_first, uint64_t *expected, uint64_t after,
+                    wal_replay_fn fn, void *ctx, seg_scan *sc, wal_recovery *rec) {
+  memset(sc, 0, sizeof *sc);
+  int rc = ST_OK;
+  uint8_t *map = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ST_EIO;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    rc = ST_EIO;
+    goto done;
+  }
+  sc->size = (uint64_t)st.st_size;
+  if (sc->size < SEG_HDR) {
+    snprintf(sc->why, sizeof sc->why, "segment header torn (%" PRIu64 " bytes)", sc->size);
+    sc->cut = 1;
+    goto done;
+  }
+  map = mmap(NULL, (size_t)sc->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) {
+    map = NULL;
+    rc = ST_EIO;
+    goto done;
+  }
+  const uint8_t *h = map;
+  if (memcmp(h, SEG_MAGIC, 8) != 0 || get_le64(h + 32) != XXH64(h, 32, 0)) {
+    snprintf(sc->why, sizeof sc->why, "bad segment header");
+    sc->cut = 1;
+    goto done;
+  }
+  if (get_le32(h + 8) != SEG_VERSION) {
+    rc = ST_EVERSION;
+    goto done;
+  }
+  uint64_t first = get_le64(h + 16);
+  if (first != name_first || first != *expected) {
+    snprintf(sc->why, sizeof sc->why,
+             "segment starts at LSN %" PRIu64 ", expected %" PRIu64, first, *expected);
+    sc->cut = 1;
+    goto done;
+  }
+  sc->hdr_ok = 1;
+  sc->salt = get_le64(h + 24);
+  uint64_t off = SEG_HDR;
+  while (off < sc->size) {
+    const uint8_t *r = map + off;
+    uint64_t left = sc->size - off;
+    const char *bad = NULL;
+    uint32_t len = 0;
+    if (left < REC_HDR) {
+      bad = "torn record header";
+    } else {
+      len = get_le32(r + 8);
+      if (len > WAL_MAX_PAYLOAD)
+        bad = "record length out of range";
+      else if ((uint64_t)REC_HDR + len > left)
+        bad = "torn record";
+      else if (get_le64(r) != XXH64(r + 8, (size_t)REC_HDR - 8 + len, sc->salt))
+        bad = "record checksum mismatch";
+      else if (r[12] == 0 || r[13] || r[14] || r[15])
+        bad = "bad record type";
+      else if (get_le64(r + 16) != *expected)
+        bad = "record out of sequence";
+    }
+    if (bad) {
+      snprintf(sc->why, sizeof sc->why, "%s at offset %" PRIu64 " (LSN %" PRIu64 ")", bad, off,
+               *expected);
+      sc->cut = 1;
+      break;
+    }
+    uint64_t lsn = *expected;
+    if (lsn > after) {
+      if (fn) {
+        rc = fn(ctx, lsn, r[12], r + REC_HDR, len);
+        if (rc != ST_OK) goto done;
+      }
+      rec->replayed++;
+      rec->replayed_bytes += REC_HDR + len;
+    }
+    (*expected)++;
+    off += REC_HDR + len;
+  }
+  sc->end = off;
+done:
+  if (map) munmap(map, (size_t)sc->size);
+  close(fd);
+  return rc;
+}
+
+static int unlink_seg(wal_log *w, uint64_t first) {
+  char *p = seg_path(w->dir, first);
+  int rc = (unlink(p) == 0 || errno == ENOENT) ? ST_OK : ST_EIO;
+  free(p);
+  return rc;
+}
+
+int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_replay_fn fn,
+             void *ctx, wal_log **out, wal_recovery *recp, char *err, size_t errlen) {
+  wal_recovery rec_local;
+  wal_recovery *rec = recp ? recp : &rec_local;
+  memset(rec, 0, sizeof *rec);
+  *out = NULL;
+  if (err && errlen) err[0] = 0;
+  int rc = ST_OK;
+  uint64_t *names = NULL;
+  size_t nnames = 0, capnames = 0;
+  DIR *d = NULL;
+
+  wal_log *w = xmalloc(sizeof *w);
+  memset(w, 0, sizeof *w);
+  w->fd = -1;
+  w->dir = xstrdup(dir);
+  w->seg_max = opt && opt->segment_bytes ? opt->segment_bytes : WAL_DEFAULT_SEGMENT;
+  w->no_fsync = opt ? opt->no_fsync : 0;
+  st_buf_init(&w->pend);
+  st_buf_init(&w->spare);
+  w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (w->dirfd < 0) {
+    errf(err, errlen, "cannot open log directory %s: %s", dir, strerror(errno));
+    rc = ST_EIO;
+    goto fail;
+  }
+
+  /* Collect the segment names in LSN order. */
+  d = opendir(dir);
+  if (!d) {
+    errf(err, errlen, "cannot list log directory %s: %s", dir, strerror(errno));
+    rc = ST_EIO;
+    goto fail;
+  }
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    uint64_t first;
+    if (!seg_parse_name(de->d_name, &first)) continue;
+    if (nnames == capnames) {
+      capnames = capnames ? capnames * 2 : 16;
+      uint64_t *n = realloc(names, capnames * sizeof *n);
+      if (!n) abort();
+      names = n;
+    }
+    names[nnames++] = first;
+  }
+  closedir(d);
+  d = NULL;
+  if (nnames) qsort(names, nnames, sizeof *names, cmp_u64);
+
+  /* Start at the last segment whose first LSN <= after_lsn + 1: it holds
+   * the first record needed. Earlier ones are wholly covered (removed). */
+  size_t start = 0;
+  int have_start = 0;
+  for (size_t i = 0; i < nnames; i++)
+    if (names[i] <= after_lsn + 1) {
+      start = i;
+      have_start = 1;
+    }
+  if (nnames > 0 && !have_start) {
+    errf(err, errlen,
+         "log in %s begins at LSN %" PRIu64 " but LSN %" PRIu64
+         " is needed: log segments are missing",
+         dir, names[0], after_lsn + 1);
+    rc = ST_ECORRUPT;
+    goto fail;
+  }
+  for (size_t i = 0; i < start; i++) unlink_seg(w, names[i]);
+
+  /* Read. */
+  int changed = start > 0; /* directory changed: fsync it */
+  uint64_t expected = nnames ? names[start] : after_lsn + 1;
+  size_t stop = nnames; /* index of the segment where reading stopped */
+  for (size_t i = start; i < nnames; i++) {
+    char *path = seg_path(dir, names[i]);
+    seg_scan sc;
+    rc = seg_read(path, names[i], &expected, after_lsn, fn, ctx, &sc, rec);
+    free(path);
+    if (rc != ST_OK) {
+      if (rc == ST_EVERSION)
+        errf(err, errlen, "log segment %016" PRIx64 ".wal has an unsupported format version",
+             names[i]);
+      else if (!err || !err[0])
+        errf(err, errlen, "cannot read log segment %016" PRIx64 ".wal (%s)", names[i],
+             st_strerror(rc));
+      goto fail;
+    }
+    if (sc.hdr_ok) segs_push(w, names[i], sc.end, sc.salt);
+    if (sc.cut) {
+      rec->cut = 1;
+      snprintf(rec->cut_reason, sizeof rec->cut_reason, "segment %016" PRIx64 ".wal: %s",
+               names[i], sc.why);
+      rec->cut_bytes += sc.size - sc.end;
+      stop = i;
+      if (sc.hdr_ok) {
+        /* Cut this segment at the last valid record. */
+        char *p = seg_path(dir, names[i]);
+        int tfd = open(p, O_RDWR | O_CLOEXEC);
+        free(p);
+        if (tfd < 0 || ftruncate(tfd, (off_t)sc.end) != 0 || sync_fd(tfd, w->no_fsync) != 0) {
+          if (tfd >= 0) close(tfd);
+          errf(err, errlen, "cannot truncate log segment %016" PRIx64 ".wal: %s", names[i],
+               strerror(errno));
+          rc = ST_EIO;
+          goto fail;
+        }
+        close(tfd);
+      } else {
+        unlink_seg(w, names[i]);
+        changed = 1;
+      }
+      break;
+    }
+  }
+  /* Remove every segment after the stop point. */
+  for (size_t i = stop + 1; i < nnames; i++) {
+    struct stat st;
+    char *p = seg_path(dir, names[i]);
+    if (stat(p, &st) == 0) rec->cut_bytes += (uint64_t)st.st_size;
+    free(p);
+    unlink_seg(w, names[i]);
+    changed = 1;
+  }
+  uint64_t last_valid = expected - 1;
+  rec->last_lsn = last_valid > after_lsn ? last_valid : after_lsn;
+
+  /* Appending continues in the last valid segment, unless the log ends
+   * before after_lsn (then those records are covered anyway: start afresh). */
+  if (w->nseg == 0 || last_valid < after_lsn) {
+    for (size_t i = 0; i < w->nseg; i++) unlink_seg(w, w->segs[i].first);
+    w->nseg = 0;
+    uint64_t salt = new_salt();
+    rc = seg_create(w, after_lsn + 1, salt, &w->fd);
+    if (rc != ST_OK) {
+      errf(err, errlen, "cannot create log segment in %s: %s", dir, strerror(errno));
+      goto fail;
+    }
+    segs_push(w, after_lsn + 1, SEG_HDR, salt);
+    changed = 0; /* seg_create fsynced the directory */
+  } else {
+    char *p = seg_path(dir, w->segs[w->nseg - 1].first);
+    w->fd = open(p, O_RDWR | O_CLOEXEC);
+    free(p);
+    if (w->fd < 0) {
+      errf(err, errlen, "cannot open log segment: %s", strerror(errno));
+      rc = ST_EIO;
+      goto fail;
+    }
+  }
+  if (changed && sync_dir(w->dirfd, w->no_fsync) != ST_OK) {
+    errf(err, errlen, "cannot fsync log directory %s: %s", dir, strerror(errno));
+    rc = ST_EIO;
+    goto fail;
+  }
+  w->last_lsn = w->durable_lsn = rec->last_lsn;
+  w->appended = rec->replayed_bytes;
+  free(names);
+  *out = w;
+  return ST_OK;
+fail:
+  if (d) closedir(d);
+  free(names);
+  wal_close(w);
+  return rc;
+}
+
+void wal_close(wal_log *w) {
+  if (!w) return;
+  if (w->fd >= 0) close(w->fd);
+  if (w->dirfd >= 0) close(w->dirfd);
+  st_buf_free(&w->pend);
+  st_buf_free(&w->spare);
+  free(w->segs);
+  free(w->dir);
+  free(w);
+}
+
+/* ---- appending ---------------------------------------------------------- */
+
+st_buf *wal_rec_begin(wal_log *w, size_t *payload_off) {
+  w->in_rec = 1;
+  w->rec_start = w->pend.len;
+  st_buf_reserve(&w->pend, REC_HDR);
+  memset(w->pend.p + w->pend.len, 0, REC_HDR);
+  w->pend.len += REC_HDR;
+  *payload_off = w->pend.len;
+  return &w->pend;
+}
+
+int wal_rec_commit(wal_log *w, unsigned type, uint64_t *lsn) {
+  size_t len = w->pend.len - w->rec_start - REC_HDR;
+  w->in_rec = 0;
+  if (len > WAL_MAX_PAYLOAD || type == 0 || type > 255) {
+    w->pend.len = w->rec_start;
+    return len > WAL_MAX_PAYLOAD ? ST_ETOOBIG : ST_EINVAL;
+  }
+  uint8_t *h = w->pend.p + w->rec_start;
+  put_le32(h + 8, (uint32_t)len);
+  h[12] = (uint8_t)type;
+  h[13] = h[14] = h[15] = 0;
+  put_le64(h + 16, ++w->last_lsn);
+  w->pend_records++;
+  w->appended += REC_HDR + len;
+  *lsn = w->last_lsn;
+  return ST_OK;
+}
+
+void wal_rec_abort(wal_log *w) {
+  w->pend.len = w->rec_start;
+  w->in_rec = 0;
+}
+
+uint64_t wal_last_lsn(const wal_log *w) { return w->last_lsn; }
+uint64_t wal_durable_lsn(const wal_log *w) { return w->durable_lsn; }
+uint64_t wal_appended_bytes(const wal_log *w) { return w->appended; }
+size_t wal_pending_bytes(const wal_log *w) { return w->pend.len; }
+size_t wal_segment_count(const wal_log *w) { return w->nseg; }
+
+/* ---- group commit --------------------------------------------------------- */
+
+wal_flush *wal_flush_begin(wal_log *w) {
+  if (w->in_flight || w->failed || w->in_rec || w->pend_records == 0) return NULL;
+  wal_flush *f = xmalloc(sizeof *f);
+  memset(f, 0, sizeof *f);
+  wal_seg *cur = &w->segs[w->nseg - 1];
+  f->dirfd = w->dirfd;
+  f->no_fsync = w->no_fsync;
+  f->records = w->pend_records;
+  f->last_lsn = w->last_lsn;
+  f->buf = w->pend;
+  w->pend = w->spare;
+  w->pend.len = 0;
+  st_buf_init(&w->spare);
+  w->pend_records = 0;
+  if ((cur->size >= w->seg_max || w->rotate_soon) && cur->size > SEG_HDR) {
+    w->rotate_soon = 0;
+    f->rotate = 1;
+    f->fd = -1;
+    f->seg_first = w->durable_lsn + 1;
+    f->path = seg_path(w->dir, f->seg_first);
+    f->salt = new_salt();
+    f->off = SEG_HDR;
+  } else {
+    f->fd = w->fd;
+    f->salt = cur->salt;
+    f->off = cur->size;
+  }
+  w->in_flight = 1;
+  return f;
+}
+
+void wal_flush_inject_error(wal_flush *f) { f->inject = 1; }
+
+int wal_flush_run(wal_flush *f) {
+  int rc = ST_OK;
+  /* Fill in the checksums: the salt is known only now that the segment is. */
+  for (size_t off = 0; off < f->buf.len;) {
+    uint8_t *r = f->buf.p + off;
+    uint32_t len = get_le32(r + 8);
+    put_le64(r, XXH64(r + 8, (size_t)REC_HDR - 8 + len, f->salt));
+    off += REC_HDR + len;
+  }
+  if (f->inject) {
+    rc = ST_EIO;
+    goto done;
+  }
+  if (f->rotate) {
+    f->fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+      rc = ST_EIO;
+      goto done;
+    }
+    uint8_t h[SEG_HDR];
+    seg_header_encode(h, f->seg_first, f->salt);
+    if ((rc = pwrite_all(f->fd, h, SEG_HDR, 0)) != ST_OK) goto done;
+  }
+  if ((rc = pwrite_all(f->fd, f->buf.p, f->buf.len, f->off)) != ST_OK) goto done;
+  if ((rc = sync_fd(f->fd, f->no_fsync)) != ST_OK) goto done;
+  if (f->rotate && (rc = sync_dir(f->dirfd, f->no_fsync)) != ST_OK) goto done;
+done:
+  f->status = rc;
+  return rc;
+}
+
+int wal_flush_end(wal_log *w, wal_flush *f, uint64_t *records) {
+  int rc = f->status;
+  if (records) *records = f->records;
+  if (rc == ST_OK) {
+    if (f->rotate) {
+      close(w->fd);
+      w->fd = f->fd;
+      f->fd = -1;
+      segs_push(w, f->seg_first, SEG_HDR, f->salt);
+    }
+    w->segs[w->nseg - 1].size = f->off + f->buf.len;
+    w->durable_lsn = f->last_lsn;
+  } else {
+    w->failed = 1;
+    if (f->rotate && f->fd >= 0) close(f->fd);
+  }
+  /* Keep the job's buffer as the next spare. */
+  f->buf.len = 0;
+  st_buf_free(&w->spare);
+  w->spare = f->buf;
+  free(f->path);
+  free(f);
+  w->in_flight = 0;
+  return rc;
+}
+
+/* ---- retiring segments ------------------------------------------------------ */
+
+size_t wal_retirable(const wal_log *w, uint64_t lsn, char ***paths) {
+  size_t n = 0;
+  while (n + 1 < w->nseg && w->segs[n + 1].first <= lsn + 1) n++;
+  *paths = NULL;
+  if (n == 0) return 0;
+  char **p = xmalloc(n * sizeof *p);
+  for (size_t i = 0; i < n; i++) p[i] = seg_path(w->dir, w->segs[i].first);
+  *paths = p;
+  return n;
+}
+
+void wal_forget(wal_log *w, size_t n) {
+  if (n >= w->nseg) n = w->nseg - 1; /* never the active segment */
+  memmove(w->segs, w->segs + n, (w->nseg - n) * sizeof *w->segs);
+  w->nseg -= n;
+}
+
+int wal_skip_to(wal_log *w, uint64_t lsn) {
+  if (lsn <= w->last_lsn) return ST_OK;
+  if (w->in_flight || w->in_rec || w->pend_records || w->failed) return ST_EBUSY;
+  uint64_t salt = new_salt();
+  int fd;
+  int rc = seg_create(w, lsn + 1, salt, &fd);
+  if (rc != ST_OK) return rc;
+  close(w->fd);
+  w->fd = fd;
+  segs_push(w, lsn + 1, SEG_HDR, salt);
+  w->last_lsn = w->durable_lsn = lsn;
+  return ST_OK;
+}
+
+void wal_rotate_soon(wal_log *w, uint64_t min_bytes) {
+  if (w->segs[w->nseg - 1].size >= min_bytes) w->rotate_soon = 1;
+}
+
+void wal_free_paths(char **paths, size_t n) {
+  for (size_t i = 0; i < n; i++) free(paths[i]);
+  free(paths);
+}

@@ -1,0 +1,555 @@
+/*
+ * test_wal.c -- the write-ahead batch log: round trips, rotation, recovery
+ * from a torn or corrupt tail at every byte, appending after recovery,
+ * group commit on a second thread, flush failure.
+ */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/storage.h"
+#include "storage/wal.h"
+#include "tests/testlib.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+static void rm_rf(const char *dir) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+static char *tmpdir(void) {
+  char *d = strdup("/tmp/dftest-wal-XXXXXX");
+  if (!mkdtemp(d)) abort();
+  return d;
+}
+
+/* Records collected by replay. */
+typedef struct got {
+  uint64_t lsn[4096];   /* LSNs seen */
+  size_t len[4096];     /* payload lengths */
+  int ok;               /* 1 while every payload matched the pattern */
+  size_t n;             /* records seen */
+} got;
+
+/* Payload of record lsn: deterministic bytes of deterministic length. */
+static size_t pat_len(uint64_t lsn) { return (size_t)((lsn * 37) % 300); }
+static uint8_t pat_byte(uint64_t lsn, size_t i) { return (uint8_t)(lsn * 131 + i * 7); }
+
+static int collect(void *ctx, uint64_t lsn, unsigned type, const uint8_t *p, size_t len) {
+  got *g = ctx;
+  if (g->n < 4096) {
+    g->lsn[g->n] = lsn;
+    g->len[g->n] = len;
+  }
+  g->n++;
+  if (type != (unsigned)(1 + lsn % 3) || len != pat_len(lsn)) g->ok = 0;
+  for (size_t i = 0; i < len; i++)
+    if (p[i] != pat_byte(lsn, i)) g->ok = 0;
+  return ST_OK;
+}
+
+static void append_pat(wal_log *w, uint64_t expect_lsn) {
+  size_t off;
+  st_buf *b = wal_rec_begin(w, &off);
+  size_t n = pat_len(expect_lsn);
+  st_buf_reserve(b, n);
+  for (size_t i = 0; i < n; i++) b->p[b->len++] = pat_byte(expect_lsn, i);
+  uint64_t lsn = 0;
+  CHECK_EQ_INT(wal_rec_commit(w, (unsigned)(1 + expect_lsn % 3), &lsn), ST_OK);
+  CHECK_EQ_INT(lsn, expect_lsn);
+}
+
+static int flush(wal_log *w) {
+  wal_flush *f = wal_flush_begin(w);
+  if (!f) return ST_OK;
+  wal_flush_run(f);
+  return wal_flush_end(w, f, NULL);
+}
+
+static wal_log *open_log(const char *dir, uint64_t after, size_t segbytes, got *g,
+                         wal_recovery *rec) {
+  wal_options o = {.segment_bytes = segbytes, .no_fsync = 1};
+  wal_log *w = NULL;
+  char err[256];
+  if (g) {
+    memset(g, 0, sizeof *g);
+    g->ok = 1;
+  }
+  int rc = wal_open(dir, after, &o, g ? collect : NULL, g, &w, rec, err, sizeof err);
+  if (rc != ST_OK) fprintf(stderr, "wal_open: %s (%s)\n", err, st_errname(rc));
+  CHECK_EQ_INT(rc, ST_OK);
+  return w;
+}
+
+/* Write n records (flushing every `every`), close. */
+static void write_log(const char *dir, uint64_t n, size_t segbytes, int every) {
+  wal_log *w = open_log(dir, 0, segbytes, NULL, NULL);
+  for (uint64_t l = 1; l <= n; l++) {
+    append_pat(w, l);
+    if ((int)(l % (uint64_t)every) == 0) CHECK_EQ_INT(flush(w), ST_OK);
+  }
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), n);
+  wal_close(w);
+}
+
+static size_t count_segments(const char *dir) {
+  size_t n = 0;
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strstr(de->d_name, ".wal")) n++;
+  closedir(d);
+  return n;
+}
+
+/* Path of the segment with the highest name. */
+static void last_segment(const char *dir, char *out, size_t outlen) {
+  char best[300] = "";
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strstr(de->d_name, ".wal") && strcmp(de->d_name, best) > 0)
+      snprintf(best, sizeof best, "%s", de->d_name);
+  closedir(d);
+  snprintf(out, outlen, "%s/%s", dir, best);
+}
+
+static uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *p = malloc((size_t)n + 1);
+  *len = fread(p, 1, (size_t)n, f);
+  fclose(f);
+  return p;
+}
+
+static void write_file(const char *path, const uint8_t *p, size_t len) {
+  FILE *f = fopen(path, "wb");
+  fwrite(p, 1, len, f);
+  fclose(f);
+}
+
+static off_t file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Offset of the record with the given index (0-based) in a segment image,
+ * walking the framing (40-byte header, 24-byte record headers). */
+static size_t rec_offset(const uint8_t *p, size_t len, size_t index) {
+  size_t off = 40;
+  for (size_t i = 0; i < index && off + 24 <= len; i++) {
+    uint32_t l = (uint32_t)p[off + 8] | (uint32_t)p[off + 9] << 8 | (uint32_t)p[off + 10] << 16 |
+                 (uint32_t)p[off + 11] << 24;
+    off += 24 + l;
+  }
+  return off;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_round_trip(void) {
+  char *dir = tmpdir();
+  write_log(dir, 200, 0, 7);
+  got g;
+  wal_recovery rec;
+  wal_log *w = open_log(dir, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 200);
+  CHECK(g.ok);
+  for (size_t i = 0; i < g.n; i++) CHECK_EQ_INT(g.lsn[i], i + 1);
+  CHECK_EQ_INT(rec.cut, 0);
+  CHECK_EQ_INT(rec.last_lsn, 200);
+  CHECK_EQ_INT(rec.replayed, 200);
+  CHECK_EQ_INT(wal_last_lsn(w), 200);
+  CHECK_EQ_INT(wal_durable_lsn(w), 200);
+  wal_close(w);
+
+  /* Only records after after_lsn are replayed. */
+  w = open_log(dir, 150, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 50);
+  CHECK_EQ_INT(g.lsn[0], 151);
+  CHECK(g.ok);
+  wal_close(w);
+
+  /* An empty payload and an empty log. */
+  char *dir2 = tmpdir();
+  w = open_log(dir2, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 0);
+  CHECK_EQ_INT(wal_last_lsn(w), 0);
+  CHECK(wal_flush_begin(w) == NULL);
+  size_t off;
+  wal_rec_begin(w, &off);
+  uint64_t lsn;
+  CHECK_EQ_INT(wal_rec_commit(w, 9, &lsn), ST_OK);
+  CHECK_EQ_INT(lsn, 1);
+  /* An aborted record leaves no trace. */
+  st_buf *b = wal_rec_begin(w, &off);
+  st_buf_append(b, "junk", 4);
+  wal_rec_abort(w);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  wal_close(w);
+  w = open_log(dir2, 0, 0, NULL, &rec);
+  CHECK_EQ_INT(rec.last_lsn, 1);
+  CHECK_EQ_INT(rec.cut, 0);
+  wal_close(w);
+
+  /* A fresh log after a checkpoint at 500 with no segments starts at 501. */
+  char *dir3 = tmpdir();
+  w = open_log(dir3, 500, 0, NULL, &rec);
+  wal_rec_begin(w, &off);
+  CHECK_EQ_INT(wal_rec_commit(w, 1, &lsn), ST_OK);
+  CHECK_EQ_INT(lsn, 501);
+  wal_close(w);
+
+  rm_rf(dir);
+  rm_rf(dir2);
+  rm_rf(dir3);
+  free(dir);
+  free(dir2);
+  free(dir3);
+}
+
+static void test_rotation(void) {
+  char *dir = tmpdir();
+  write_log(dir, 3000, 4096, 5);
+  size_t nseg = count_segments(dir);
+  CHECK(nseg > 20);
+  got g;
+  wal_recovery rec;
+  wal_log *w = open_log(dir, 0, 4096, &g, &rec);
+  CHECK_EQ_INT(g.n, 3000);
+  CHECK(g.ok);
+  int seq = 1;
+  for (size_t i = 0; i < 3000 && i < g.n; i++) seq &= g.lsn[i] == i + 1;
+  CHECK(seq);
+  CHECK_EQ_INT(wal_segment_count(w), nseg);
+
+  /* Retiring: every segment wholly at or below 1500 but never the last. */
+  char **paths;
+  size_t n = wal_retirable(w, 1500, &paths);
+  CHECK(n > 5 && n < nseg);
+  for (size_t i = 0; i < n; i++) CHECK_EQ_INT(unlink(paths[i]), 0);
+  wal_free_paths(paths, n);
+  wal_forget(w, n);
+  CHECK_EQ_INT(wal_segment_count(w), nseg - n);
+  /* Appending continues after the retirement. */
+  append_pat(w, 3001);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  wal_close(w);
+
+  /* Recovery with after = 1500 still finds every record after it. */
+  w = open_log(dir, 1500, 4096, &g, &rec);
+  CHECK_EQ_INT(g.n, 1501);
+  CHECK_EQ_INT(g.lsn[0], 1501);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 0);
+  wal_close(w);
+
+  /* A segment that reappears below the start (an unlink that was not
+   * durable) is ignored and removed. */
+  char low[512];
+  {
+    char best[300] = "~";
+    DIR *dd = opendir(dir);
+    struct dirent *de;
+    while ((de = readdir(dd)) != NULL)
+      if (strstr(de->d_name, ".wal") && strcmp(de->d_name, best) < 0)
+        snprintf(best, sizeof best, "%s", de->d_name);
+    closedir(dd);
+    snprintf(low, sizeof low, "%s/%s", dir, best);
+  }
+  size_t lowlen;
+  uint8_t *lowimg = read_file(low, &lowlen);
+  w = open_log(dir, 2000, 4096, &g, &rec);
+  CHECK_EQ_INT(g.n, 1001);
+  wal_close(w);
+  CHECK(access(low, F_OK) != 0);
+  write_file(low, lowimg, lowlen);
+  free(lowimg);
+  w = open_log(dir, 2000, 4096, &g, &rec);
+  CHECK_EQ_INT(g.n, 1001);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 0);
+  wal_close(w);
+  CHECK(access(low, F_OK) != 0);
+
+  /* Records needed but missing: the log begins after after_lsn + 1. */
+  wal_options o = {.segment_bytes = 4096, .no_fsync = 1};
+  char err[256];
+  CHECK_EQ_INT(wal_open(dir, 10, &o, NULL, NULL, &w, NULL, err, sizeof err), ST_ECORRUPT);
+  CHECK(w == NULL);
+  CHECK(strstr(err, "missing") != NULL);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Cut the last record at every byte: recovery returns exactly the complete
+ * records, truncates the file, and appending afterwards works. */
+static void test_torn_tail(void) {
+  char *dir = tmpdir();
+  const uint64_t N = 20;
+  write_log(dir, N, 0, 3);
+  char seg[512];
+  last_segment(dir, seg, sizeof seg);
+  size_t len;
+  uint8_t *img = read_file(seg, &len);
+  size_t last = rec_offset(img, len, N - 1);
+  CHECK(last < len);
+  int all_ok = 1;
+  for (size_t cut = last; cut <= len; cut++) {
+    write_file(seg, img, cut);
+    got g;
+    wal_recovery rec;
+    wal_log *w = open_log(dir, 0, 0, &g, &rec);
+    uint64_t want = cut == len ? N : N - 1;
+    if (g.n != want || !g.ok || rec.last_lsn != want || rec.cut != (cut != len && cut != last) ||
+        (uint64_t)file_size(seg) != (cut == len ? len : last)) {
+      fprintf(stderr, "cut at %zu: got %zu records, cut=%d size=%lld\n", cut, g.n, rec.cut,
+              (long long)file_size(seg));
+      all_ok = 0;
+    }
+    /* Append after recovery: the new record follows the valid prefix. */
+    append_pat(w, want + 1);
+    CHECK_EQ_INT(flush(w), ST_OK);
+    wal_close(w);
+    w = open_log(dir, 0, 0, &g, &rec);
+    if (g.n != want + 1 || !g.ok || rec.cut) {
+      fprintf(stderr, "append after cut at %zu: got %zu records\n", cut, g.n);
+      all_ok = 0;
+    }
+    wal_close(w);
+  }
+  CHECK(all_ok);
+
+  /* A torn segment header (a crash while rotating) loses no earlier record. */
+  free(img);
+  rm_rf(dir);
+  free(dir);
+  dir = tmpdir();
+  write_log(dir, 400, 2048, 10);
+  last_segment(dir, seg, sizeof seg);
+  img = read_file(seg, &len);
+  uint64_t in_last = 0;
+  while (rec_offset(img, len, in_last) < len) in_last++;
+  for (size_t cut = 0; cut < 40; cut += 13) {
+    write_file(seg, img, cut);
+    got g;
+    wal_recovery rec;
+    wal_log *w = open_log(dir, 0, 2048, &g, &rec);
+    CHECK_EQ_INT(g.n, 400 - in_last);
+    CHECK(g.ok);
+    CHECK_EQ_INT(rec.cut, 1);
+    CHECK(access(seg, F_OK) != 0); /* removed */
+    append_pat(w, 400 - in_last + 1);
+    CHECK_EQ_INT(flush(w), ST_OK);
+    wal_close(w);
+    w = open_log(dir, 0, 2048, &g, &rec);
+    CHECK_EQ_INT(g.n, 400 - in_last + 1);
+    CHECK_EQ_INT(rec.cut, 0);
+    wal_close(w);
+    /* Put the original last segment back for the next round: drop the
+     * appended record's segment state by rewriting the whole log. */
+    rm_rf(dir);
+    mkdir(dir, 0755);
+    write_log(dir, 400, 2048, 10);
+  }
+  free(img);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Flip one byte anywhere in the last record, then in a middle record. */
+static void test_corruption(void) {
+  char *dir = tmpdir();
+  const uint64_t N = 12;
+  write_log(dir, N, 0, 4);
+  char seg[512];
+  last_segment(dir, seg, sizeof seg);
+  size_t len;
+  uint8_t *img = read_file(seg, &len);
+  size_t last = rec_offset(img, len, N - 1);
+  int all_ok = 1;
+  for (size_t i = last; i < len; i++) {
+    img[i] ^= 0x40;
+    write_file(seg, img, len);
+    img[i] ^= 0x40;
+    got g;
+    wal_recovery rec;
+    wal_log *w = open_log(dir, 0, 0, &g, &rec);
+    if (g.n != N - 1 || !g.ok || !rec.cut || (size_t)file_size(seg) != last) {
+      fprintf(stderr, "flip at %zu: got %zu records\n", i, g.n);
+      all_ok = 0;
+    }
+    wal_close(w);
+  }
+  CHECK(all_ok);
+
+  /* A middle record: only the records before it survive. */
+  size_t mid = rec_offset(img, len, 5);
+  img[mid + 30] ^= 1;
+  write_file(seg, img, len);
+  got g;
+  wal_recovery rec;
+  wal_log *w = open_log(dir, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 5);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 1);
+  CHECK(strstr(rec.cut_reason, "checksum") != NULL);
+  CHECK_EQ_INT(file_size(seg), (off_t)mid);
+  append_pat(w, 6);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  wal_close(w);
+  w = open_log(dir, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 6);
+  CHECK(g.ok);
+  wal_close(w);
+  free(img);
+  rm_rf(dir);
+  free(dir);
+
+  /* Corrupt a record in an early segment: later segments are removed. */
+  dir = tmpdir();
+  write_log(dir, 500, 2048, 10);
+  size_t nseg = count_segments(dir);
+  CHECK(nseg > 5);
+  char first[512];
+  snprintf(first, sizeof first, "%s/0000000000000001.wal", dir);
+  img = read_file(first, &len);
+  size_t r3 = rec_offset(img, len, 3);
+  img[r3 + 17] ^= 0x80; /* the LSN field: checksum mismatch */
+  write_file(first, img, len);
+  w = open_log(dir, 0, 2048, &g, &rec);
+  CHECK_EQ_INT(g.n, 3);
+  CHECK_EQ_INT(count_segments(dir), 1);
+  CHECK(rec.cut_bytes > 0);
+  wal_close(w);
+  free(img);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Records with a valid checksum but the wrong LSN (stale bytes from a copy
+ * of the same segment) stop recovery. */
+static void test_out_of_sequence(void) {
+  char *dir = tmpdir();
+  write_log(dir, 10, 0, 10);
+  char seg[512];
+  last_segment(dir, seg, sizeof seg);
+  size_t len;
+  uint8_t *img = read_file(seg, &len);
+  /* Duplicate records 0..9 after the end: same salt, valid checksums, but
+   * LSNs 1..10 again. */
+  uint8_t *dbl = malloc(2 * len);
+  memcpy(dbl, img, len);
+  memcpy(dbl + len, img + 40, len - 40);
+  write_file(seg, dbl, 2 * len - 40);
+  got g;
+  wal_recovery rec;
+  wal_log *w = open_log(dir, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 10);
+  CHECK_EQ_INT(rec.cut, 1);
+  CHECK(strstr(rec.cut_reason, "sequence") != NULL);
+  CHECK_EQ_INT(file_size(seg), (off_t)len);
+  wal_close(w);
+  free(dbl);
+  free(img);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Group commit: a flush runs on another thread while the owner appends. */
+typedef struct flusher {
+  wal_flush *job; /* job to run */
+  int rc;         /* its result */
+} flusher;
+
+static void *flush_thread(void *arg) {
+  flusher *fl = arg;
+  fl->rc = wal_flush_run(fl->job);
+  return NULL;
+}
+
+static void test_group_commit(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 8192, NULL, NULL);
+  uint64_t next = 1;
+  size_t jobs = 0;
+  while (next <= 2000) {
+    for (int i = 0; i < 10 && next <= 2000; i++) append_pat(w, next++);
+    flusher fl = {wal_flush_begin(w), 0};
+    CHECK(fl.job != NULL);
+    CHECK(wal_flush_begin(w) == NULL); /* one job at a time */
+    pthread_t th;
+    pthread_create(&th, NULL, flush_thread, &fl);
+    /* Meanwhile: more records for the next job, not yet durable. */
+    for (int i = 0; i < 7 && next <= 2000; i++) append_pat(w, next++);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(fl.rc, ST_OK);
+    uint64_t before = wal_durable_lsn(w);
+    uint64_t recs = 0;
+    CHECK_EQ_INT(wal_flush_end(w, fl.job, &recs), ST_OK);
+    CHECK(wal_durable_lsn(w) > before);
+    CHECK(wal_durable_lsn(w) < wal_last_lsn(w) || next > 2000);
+    jobs++;
+  }
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), 2000);
+  wal_close(w);
+  got g;
+  w = open_log(dir, 0, 8192, &g, NULL);
+  CHECK_EQ_INT(g.n, 2000);
+  CHECK(g.ok);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+static void test_flush_failure(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 0, NULL, NULL);
+  append_pat(w, 1);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  append_pat(w, 2);
+  wal_flush *f = wal_flush_begin(w);
+  wal_flush_inject_error(f);
+  CHECK_EQ_INT(wal_flush_run(f), ST_EIO);
+  CHECK_EQ_INT(wal_flush_end(w, f, NULL), ST_EIO);
+  CHECK_EQ_INT(wal_durable_lsn(w), 1);
+  append_pat(w, 3);
+  CHECK(wal_flush_begin(w) == NULL); /* failed: no more flushes */
+  wal_close(w);
+  got g;
+  w = open_log(dir, 0, 0, &g, NULL);
+  CHECK_EQ_INT(g.n, 1);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+int main(int argc, char **argv) {
+  static const tl_test tests[] = {
+      {"round_trip", test_round_trip},
+      {"rotation", test_rotation},
+      {"torn_tail", test_torn_tail},
+      {"corruption", test_corruption},
+      {"out_of_sequence", test_out_of_sequence},
+      {"group_commit", test_group_commit},
+      {"flush_failure", test_flush_failure},
+      {NULL, NULL},
+  };
+  return tl_run(tests, argc, argv);
+}
