@@ -1,0 +1,319 @@
+/*
+ * commit.c -- the group-commit and checkpoint driver.
+ *
+ * Handlers apply changes in memory on the loop thread and reply with the
+ * LSN that must be durable before the client may see the answer; http.c
+ * parks such replies here as df_waiters. This file moves log records to disk
+ * without ever blocking the loop:
+ *
+ *   loop thread                         libuv thread pool
+ *   -----------                         -----------------
+ *   job = st_flush_begin(db)   ------>  st_flush_run(job)   (write + fdatasync)
+ *   st_flush_end(db, job)      <------
+ *   release waiters with lsn <= st_durable_lsn()
+ *   start the next flush if records arrived meanwhile
+ *
+ * At most one flush is in flight; every record appended while it runs goes
+ * into the next one, so N concurrent writers share one fsync (group commit).
+ * A uv_check handle starts a flush after any loop iteration that left
+ * records pending, whoever wrote them (handlers, table timers).
+ *
+ * Invariants:
+ *   C1. A waiter is released with ST_OK only when st_durable_lsn() >= its
+ *       lsn, i.e. after st_flush_end() returned ST_OK for a job covering it.
+ *   C2. If a flush fails the engine is failed for good (storage.h); every
+ *       waiter beyond the durable LSN is released with the error (the client
+ *       gets a 500 and may retry; the change may or may not survive).
+ *   C3. A waiter's done() is never called from inside df_commit_wait(), so
+ *       http.c may suspend the connection after queuing it.
+ *   C4. st_checkpoint_begin() is called only when no record is pending
+ *       (st_last_lsn == st_durable_lsn), as storage.h requires. When a
+ *       checkpoint is wanted while records keep arriving, the transport is
+ *       paused (the "checkpoint barrier": MHD is not run, so no handler can
+ *       write) until the next flush drains the log, then the checkpoint job is
+ *       sealed and the transport resumes. This costs one fsync of latency per
+ *       checkpoint and guarantees progress under any load.
+ *   C5. A checkpoint job and a flush job may run at the same time (storage.h
+ *       allows it); at most one of each.
+ *   C6. Shutdown waits until neither job is in flight; st_close() then does
+ *       the final flush and checkpoint synchronously.
+ */
+#include <stdlib.h>
+
+#include "server/server_int.h"
+
+/* Periodic checkpoint when the log is not empty (milliseconds). */
+#define CKPT_PERIOD_MS 30000
+
+typedef struct df_commit {
+  df_server *srv;           /* back pointer */
+  df_waiter head;           /* sentinel of the waiter list (FIFO) */
+  uint64_t n_waiters;       /* waiters queued */
+  uv_work_t flush_req;      /* thread-pool request of the flush in flight */
+  st_flush_job *fjob;       /* the flush job in flight, NULL if none */
+  int flush_rc;             /* st_flush_run's result */
+  uv_work_t ckpt_req;       /* thread-pool request of the checkpoint in flight */
+  st_ckpt_job *cjob;        /* the checkpoint job in flight, NULL if none */
+  int ckpt_rc;              /* st_checkpoint_run's result */
+  int ckpt_wanted;          /* 1: checkpoint at the next quiet point (timer or due) */
+  int barrier;              /* 1: transport paused for a checkpoint (C4) */
+  int failed;               /* first flush error (C2), ST_OK while healthy */
+  int closing;              /* 1: no new work is started */
+  uv_check_t check;         /* after each loop iteration: flush pending records */
+  uv_timer_t ckpt_timer;    /* periodic checkpoint */
+  uv_timer_t release_timer; /* asynchronous release pass (C3) */
+  uv_timer_t soon_timer;    /* df_commit_checkpoint_soon(), outside the handler */
+  int open_handles;         /* handles whose close callback has not run yet */
+} df_commit;
+
+static void maybe_checkpoint(df_commit *c);
+
+static void flush_work(uv_work_t *req) {
+  df_commit *c = req->data;
+  c->flush_rc = st_flush_run(c->fjob);
+}
+
+/* Release every waiter whose LSN is durable. With stuck = 1 (no flush is in
+ * flight and df_commit_kick() could not start one) the others can never
+ * become durable: fail them (C2) instead of leaving them hanging. */
+static void release_waiters(df_commit *c, int stuck) {
+  df_server *s = c->srv;
+  uint64_t durable = st_durable_lsn(s->db);
+  uint64_t last = st_last_lsn(s->db);
+  df_waiter *w = c->head.next;
+  while (w != &c->head) {
+    df_waiter *next = w->next;
+    int status = ST_OK;
+    if (w->lsn > durable) {
+      if (!stuck && c->failed == ST_OK) {
+        w = next;
+        continue;
+      }
+      if (c->failed != ST_OK) {
+        status = c->failed;
+      } else if (w->lsn > last) { /* a handler bug: an LSN that was never written */
+        df_log(s, DF_LOG_ERROR, "reply waits on lsn %llu beyond the last lsn %llu",
+               (unsigned long long)w->lsn, (unsigned long long)last);
+        status = ST_EINVAL;
+      } else { /* the engine refuses to flush (failed state, D9 of storage.c) */
+        status = ST_EFAILED;
+      }
+    }
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    c->n_waiters--;
+    w->done(w, status);
+    w = next;
+  }
+}
+
+static void flush_after(uv_work_t *req, int uvstatus) {
+  df_commit *c = req->data;
+  df_server *s = c->srv;
+  st_flush_job *job = c->fjob;
+  (void)uvstatus; /* never cancelled */
+  c->fjob = NULL;
+  int rc = st_flush_end(s->db, job);
+  if (rc != ST_OK) {
+    if (c->failed == ST_OK) {
+      df_log(s, DF_LOG_ERROR, "log flush failed: %s (run: %s); the engine refuses writes from now on",
+             st_strerror(rc), st_strerror(c->flush_rc));
+      c->failed = rc;
+    }
+    if (c->barrier) {
+      c->barrier = 0;
+      df_loop_pause(s, 0);
+    }
+  }
+  release_waiters(c, 0);
+  maybe_checkpoint(c);
+  df_commit_kick(s);
+  if (c->fjob == NULL && c->n_waiters > 0) release_waiters(c, 1);
+  if (s->stopping) df_main_check_stop(s);
+}
+
+void df_commit_kick(df_server *s) {
+  df_commit *c = s->commit;
+  if (c == NULL || c->closing || c->fjob != NULL || c->failed != ST_OK) return;
+  if (st_last_lsn(s->db) <= st_durable_lsn(s->db)) return;
+  st_flush_job *job = st_flush_begin(s->db);
+  if (job == NULL) return;
+  c->fjob = job;
+  c->flush_rc = ST_OK;
+  c->flush_req.data = c;
+  int rc = uv_queue_work(s->loop, &c->flush_req, flush_work, flush_after);
+  if (rc != 0) { /* cannot happen with a live loop; keep the loop going */
+    df_log(s, DF_LOG_ERROR, "uv_queue_work: %s; flushing on the loop thread", uv_strerror(rc));
+    flush_work(&c->flush_req);
+    flush_after(&c->flush_req, 0);
+  }
+}
+
+static void ckpt_work(uv_work_t *req) {
+  df_commit *c = req->data;
+  c->ckpt_rc = st_checkpoint_run(c->cjob);
+}
+
+static void ckpt_after(uv_work_t *req, int uvstatus) {
+  df_commit *c = req->data;
+  df_server *s = c->srv;
+  st_ckpt_job *job = c->cjob;
+  (void)uvstatus;
+  c->cjob = NULL;
+  if (c->ckpt_rc != ST_OK) df_log(s, DF_LOG_ERROR, "checkpoint failed: %s", st_strerror(c->ckpt_rc));
+  int rc = st_checkpoint_end(s->db, job);
+  if (rc != ST_OK && rc != c->ckpt_rc) df_log(s, DF_LOG_ERROR, "checkpoint end failed: %s", st_strerror(rc));
+  if (rc == ST_OK && c->ckpt_rc == ST_OK && df_log_enabled(s, DF_LOG_DEBUG)) {
+    st_stats st;
+    st_get_stats(s->db, &st);
+    df_log(s, DF_LOG_DEBUG, "checkpoint done at lsn %llu (%llu checkpoints)",
+           (unsigned long long)st.checkpoint_lsn, (unsigned long long)st.checkpoints);
+  }
+  /* Due again already (a burst during the checkpoint)? */
+  maybe_checkpoint(c);
+  if (s->stopping) df_main_check_stop(s);
+}
+
+/* Start a checkpoint if one is wanted and allowed now (C4, C5). */
+static void maybe_checkpoint(df_commit *c) {
+  df_server *s = c->srv;
+  if (c->closing || s->stopping || c->cjob != NULL || c->failed != ST_OK) {
+    if (c->barrier) {
+      c->barrier = 0;
+      df_loop_pause(s, 0);
+    }
+    return;
+  }
+  if (!c->ckpt_wanted && !st_checkpoint_due(s->db)) return;
+  if (st_last_lsn(s->db) != st_durable_lsn(s->db)) {
+    /* Records pending: hold new requests until the next flush drains them. */
+    if (!c->barrier) {
+      c->barrier = 1;
+      df_loop_pause(s, 1);
+    }
+    df_commit_kick(s);
+    return;
+  }
+  int err = ST_OK;
+  st_ckpt_job *job = st_checkpoint_begin(s->db, &err);
+  if (c->barrier) {
+    c->barrier = 0;
+    df_loop_pause(s, 0);
+  }
+  c->ckpt_wanted = 0;
+  if (job == NULL) {
+    if (err != ST_OK) df_log(s, DF_LOG_ERROR, "checkpoint not started: %s", st_strerror(err));
+    return;
+  }
+  c->cjob = job;
+  c->ckpt_rc = ST_OK;
+  c->ckpt_req.data = c;
+  int rc = uv_queue_work(s->loop, &c->ckpt_req, ckpt_work, ckpt_after);
+  if (rc != 0) {
+    df_log(s, DF_LOG_ERROR, "uv_queue_work: %s; checkpointing on the loop thread", uv_strerror(rc));
+    ckpt_work(&c->ckpt_req);
+    ckpt_after(&c->ckpt_req, 0);
+  }
+}
+
+static void on_check(uv_check_t *h) {
+  df_commit *c = h->data;
+  df_commit_kick(c->srv);
+}
+
+static void on_ckpt_timer(uv_timer_t *t) {
+  df_commit *c = t->data;
+  st_stats st;
+  st_get_stats(c->srv->db, &st);
+  if (st.log_bytes == 0) return;
+  c->ckpt_wanted = 1;
+  if (c->fjob == NULL) maybe_checkpoint(c);
+  /* else: flush_after() calls maybe_checkpoint() */
+}
+
+static void on_soon_timer(uv_timer_t *t) {
+  df_commit *c = t->data;
+  if (c->fjob == NULL) maybe_checkpoint(c); /* else flush_after() does it */
+}
+
+void df_commit_checkpoint_soon(df_server *s) {
+  df_commit *c = s->commit;
+  if (c == NULL || c->closing) return;
+  c->ckpt_wanted = 1;
+  uv_timer_start(&c->soon_timer, on_soon_timer, 0, 0);
+}
+
+static void on_release_timer(uv_timer_t *t) {
+  df_commit *c = t->data;
+  df_commit_kick(c->srv);
+  release_waiters(c, c->fjob == NULL);
+  if (c->srv->stopping) df_main_check_stop(c->srv);
+}
+
+int df_commit_init(df_server *s) {
+  df_commit *c = df_xcalloc(1, sizeof *c);
+  c->srv = s;
+  c->head.next = c->head.prev = &c->head;
+  c->failed = ST_OK;
+  uv_check_init(s->loop, &c->check);
+  c->check.data = c;
+  uv_check_start(&c->check, on_check);
+  uv_timer_init(s->loop, &c->ckpt_timer);
+  c->ckpt_timer.data = c;
+  uv_timer_start(&c->ckpt_timer, on_ckpt_timer, CKPT_PERIOD_MS, CKPT_PERIOD_MS);
+  uv_timer_init(s->loop, &c->release_timer);
+  c->release_timer.data = c;
+  uv_timer_init(s->loop, &c->soon_timer);
+  c->soon_timer.data = c;
+  s->commit = c;
+  return 0;
+}
+
+void df_commit_wait(df_server *s, df_waiter *w, uint64_t lsn) {
+  df_commit *c = s->commit;
+  w->lsn = lsn;
+  w->next = &c->head;
+  w->prev = c->head.prev;
+  c->head.prev->next = w;
+  c->head.prev = w;
+  c->n_waiters++;
+  df_commit_kick(s);
+  /* No flush will cover it (engine failed, or it is already durable): let
+   * the release pass decide, outside the caller (C3). */
+  if (c->fjob == NULL) uv_timer_start(&c->release_timer, on_release_timer, 0, 0);
+}
+
+void df_commit_cancel(df_server *s, df_waiter *w) {
+  df_commit *c = s->commit;
+  if (w->next == NULL) return; /* not queued */
+  w->prev->next = w->next;
+  w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+  if (c != NULL) c->n_waiters--;
+}
+
+int df_commit_idle(const df_server *s) {
+  const df_commit *c = s->commit;
+  return c == NULL || (c->fjob == NULL && c->cjob == NULL);
+}
+
+static void on_closed(uv_handle_t *h) {
+  df_commit *c = h->data;
+  if (--c->open_handles == 0) free(c); /* the last close callback frees the state */
+}
+
+void df_commit_close(df_server *s) {
+  df_commit *c = s->commit;
+  if (c == NULL || c->closing) return;
+  c->closing = 1;
+  /* Waiters left here would be requests still in flight: the caller waits for
+   * those first. Fail any stragglers rather than leaving them hanging. */
+  release_waiters(c, 1);
+  s->commit = NULL;
+  c->open_handles = 4;
+  uv_close((uv_handle_t *)&c->soon_timer, on_closed);
+  uv_close((uv_handle_t *)&c->check, on_closed);
+  uv_close((uv_handle_t *)&c->ckpt_timer, on_closed);
+  uv_close((uv_handle_t *)&c->release_timer, on_closed);
+}

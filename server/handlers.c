@@ -1,0 +1,482 @@
+/*
+ * handlers.c -- one handler per DynamoDB operation: the only code that joins
+ * protocol/ (parse, validate, shape answers) and storage/ (catalog, items).
+ *
+ * Every handler follows protocol.md 2.1's order: request checks without a
+ * table (p_parse_*), then the table lookup, then schema checks (p_check_*),
+ * then the change. Replies that reveal state carry the LSN that must be
+ * durable before the client sees them (server.h).
+ *
+ * Table life cycle for waiter tests (--create-delay-ms / --delete-delay-ms):
+ * a table is CREATING until created + delay, which needs no state; a deleted
+ * table is dropped from storage at once and a "ghost" description answers
+ * DescribeTable/ListTables with DELETING until its deadline.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/server.h"
+
+/* A deleted table still shown as DELETING until its deadline. */
+typedef struct df_ghost {
+  struct df_ghost *next; /* next ghost */
+  char *name;            /* table name (malloc'd) */
+  json_t *desc;          /* its TableDescription in DELETING (owned) */
+  double until;          /* epoch seconds after which it is gone */
+} df_ghost;
+
+struct df_tables {
+  df_ghost *ghosts; /* deleted tables still visible as DELETING */
+};
+
+static const char *const k_ns = ""; /* the default namespace */
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int df_tables_init(df_server *s) {
+  s->tables = calloc(1, sizeof(*s->tables));
+  return s->tables ? 0 : -1;
+}
+
+static void ghost_free(df_ghost *g) {
+  free(g->name);
+  json_decref(g->desc);
+  free(g);
+}
+
+void df_tables_close(df_server *s) {
+  if (!s->tables) return;
+  df_ghost *g = s->tables->ghosts;
+  while (g) {
+    df_ghost *next = g->next;
+    ghost_free(g);
+    g = next;
+  }
+  free(s->tables);
+  s->tables = NULL;
+}
+
+/* Drop expired ghosts, then find name among the rest. */
+static df_ghost *ghost_find(df_server *s, const char *name) {
+  double now = now_seconds();
+  df_ghost **pp = &s->tables->ghosts;
+  while (*pp) {
+    df_ghost *g = *pp;
+    if (g->until <= now) {
+      *pp = g->next;
+      ghost_free(g);
+      continue;
+    }
+    pp = &g->next;
+  }
+  for (df_ghost *g = s->tables->ghosts; g; g = g->next)
+    if (strcmp(g->name, name) == 0) return g;
+  return NULL;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static void reply_err(df_req *r, p_errcode code, const char *msg) {
+  p_error e;
+  p_error_init(&e);
+  p_error_set(&e, code, "%s", msg);
+  df_reply_error(r, &e, 0);
+}
+
+/* A storage failure: logged, answered 500 (retryable by SDKs). */
+static void reply_storage_error(df_req *r, int rc, const char *what) {
+  df_log(r->srv, DF_LOG_ERROR, "%s failed: %s (%s)", what, st_strerror(rc), st_errname(rc));
+  reply_err(r, P_INTERNAL, "The server encountered an internal error trying to fulfill the request.");
+}
+
+static void key_schema_of(const st_table *t, p_key_schema *ks) {
+  const st_table_def *d = st_table_info(t);
+  ks->hash_name = d->hash.name;
+  ks->hash_type = d->hash.type;
+  ks->range_name = d->range.name;
+  ks->range_type = d->range.name ? d->range.type : DV_NONE;
+}
+
+static int table_is_creating(const df_server *s, const st_table *t) {
+  if (s->cfg.create_delay_ms <= 0) return 0;
+  return now_seconds() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0;
+}
+
+/* The TableDescription of a live table in the given status (NULL = its
+ * current one). New reference, or NULL if its stored meta is unreadable. */
+static json_t *describe(df_server *s, const st_table *t, const char *status) {
+  const st_table_def *d = st_table_info(t);
+  json_t *meta = json_loadb(d->meta, d->meta_len, 0, NULL);
+  if (!meta) return NULL;
+  p_key_schema ks;
+  key_schema_of(t, &ks);
+  if (!status) status = table_is_creating(s, t) ? "CREATING" : "ACTIVE";
+  json_t *desc = p_table_description(&s->pctx, d->name, &ks, meta, d->created, status,
+                                     st_table_item_count(t), st_table_size_bytes(t));
+  json_decref(meta);
+  return desc;
+}
+
+/* The LSN a read of table t must wait for: the newest change it may see. */
+static uint64_t read_wait_lsn(df_server *s) {
+  return st_last_lsn(s->db);
+}
+
+/* Table lookup for item operations: RNF when missing or still CREATING
+ * (operations.md 5.0). */
+static st_table *item_table(df_req *r, const char *name) {
+  st_table *t = st_table_find(r->srv->db, k_ns, name);
+  if (!t || table_is_creating(r->srv, t)) {
+    reply_err(r, P_RESOURCE_NOT_FOUND, "Requested resource not found");
+    return NULL;
+  }
+  return t;
+}
+
+static void add_capacity(json_t *out, const char *table, double units, p_rcc rcc) {
+  json_t *cc = p_consumed_capacity(table, units, rcc);
+  if (cc) json_object_set_new(out, "ConsumedCapacity", cc);
+}
+
+/* ---- control plane ----------------------------------------------------------- */
+
+void h_create_table(df_req *r) {
+  df_server *s = r->srv;
+  p_create_table ct;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_create_table(r->body, &s->pctx, r->arena, &ct, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  uint8_t rand16[16];
+  if (getrandom(rand16, sizeof(rand16), 0) != (ssize_t)sizeof(rand16)) {
+    for (size_t i = 0; i < sizeof(rand16); i++) rand16[i] = (uint8_t)(rand() >> 7);
+  }
+  p_create_table_set_id(&ct, rand16);
+  if (ghost_find(s, ct.table_name)) {
+    json_decref(ct.meta);
+    p_error_set(&e, P_RESOURCE_IN_USE, "Table already exists: %s", ct.table_name);
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  char *meta = json_dumps(ct.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(ct.meta);
+  if (!meta) {
+    reply_storage_error(r, ST_ENOMEM, "CreateTable meta");
+    return;
+  }
+  st_table_def def = {
+      .ns = k_ns,
+      .name = ct.table_name,
+      .hash = {ct.key.hash_name, ct.key.hash_type},
+      .range = {ct.key.range_name, ct.key.range_name ? ct.key.range_type : DV_NONE},
+      .meta = meta,
+      .meta_len = strlen(meta),
+      .created = floor(now_seconds() * 1000.0) / 1000.0,
+  };
+  uint64_t lsn = 0;
+  int rc = st_table_create(s->db, &def, &lsn);
+  free(meta);
+  if (rc == ST_EEXIST) {
+    p_error_set(&e, P_RESOURCE_IN_USE, "Table already exists: %s", ct.table_name);
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  if (rc != ST_OK) {
+    reply_storage_error(r, rc, "CreateTable");
+    return;
+  }
+  st_table *t = st_table_find(s->db, k_ns, ct.table_name);
+  /* AWS answers CREATING; the first DescribeTable shows ACTIVE unless a
+   * create delay is configured. */
+  json_t *desc = t ? describe(s, t, "CREATING") : NULL;
+  if (!desc) {
+    reply_storage_error(r, ST_ECORRUPT, "CreateTable describe");
+    return;
+  }
+  json_t *out = json_object();
+  json_object_set_new(out, "TableDescription", desc);
+  df_reply_json(r, out, lsn);
+}
+
+void h_describe_table(df_req *r) {
+  df_server *s = r->srv;
+  const char *name;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_table_name(r->body, r->arena, &name, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table *t = st_table_find(s->db, k_ns, name);
+  json_t *desc = NULL;
+  if (t) {
+    desc = describe(s, t, NULL);
+    if (!desc) {
+      reply_storage_error(r, ST_ECORRUPT, "DescribeTable");
+      return;
+    }
+  } else {
+    df_ghost *g = ghost_find(s, name);
+    if (!g) {
+      p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
+      df_reply_error(r, &e, read_wait_lsn(s));
+      return;
+    }
+    desc = json_incref(g->desc);
+  }
+  json_t *out = json_object();
+  json_object_set_new(out, "Table", desc);
+  df_reply_json(r, out, read_wait_lsn(s));
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void h_list_tables(df_req *r) {
+  df_server *s = r->srv;
+  p_list_tables lt;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_list_tables(r->body, r->arena, &lt, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  size_t limit = (size_t)lt.limit;
+  /* Live tables (one more than the limit tells whether more follow), then
+   * the ghosts still DELETING, merged in name order. */
+  st_table **live = dv_arena_alloc(r->arena, (limit + 1) * sizeof(*live));
+  int more = 0;
+  size_t nlive = st_table_list(s->db, k_ns, lt.exclusive_start, live, limit + 1, &more);
+  ghost_find(s, ""); /* expire old ghosts */
+  size_t nghost = 0;
+  for (df_ghost *g = s->tables->ghosts; g; g = g->next) nghost++;
+  const char **names = dv_arena_alloc(r->arena, (nlive + nghost + 1) * sizeof(*names));
+  size_t n = 0;
+  for (size_t i = 0; i < nlive; i++) names[n++] = st_table_info(live[i])->name;
+  for (df_ghost *g = s->tables->ghosts; g; g = g->next)
+    if (!lt.exclusive_start || strcmp(g->name, lt.exclusive_start) > 0) names[n++] = g->name;
+  qsort(names, n, sizeof(*names), cmp_str);
+  /* Live tables beyond the fetched window may sort before some ghosts; the
+   * window is limit + 1 live names, so the first limit + 1 merged names are
+   * exact. */
+  int has_more = n > limit || more;
+  size_t take = n < limit ? n : limit;
+  json_t *arr = json_array();
+  for (size_t i = 0; i < take; i++) json_array_append_new(arr, json_string(names[i]));
+  json_t *out = json_object();
+  json_object_set_new(out, "TableNames", arr);
+  if (has_more && take > 0)
+    json_object_set_new(out, "LastEvaluatedTableName", json_string(names[take - 1]));
+  df_reply_json(r, out, read_wait_lsn(s));
+}
+
+void h_delete_table(df_req *r) {
+  df_server *s = r->srv;
+  const char *name;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_table_name(r->body, r->arena, &name, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table *t = st_table_find(s->db, k_ns, name);
+  if (!t) {
+    df_ghost *g = ghost_find(s, name);
+    if (g) { /* deleting a DELETING table succeeds */
+      json_t *out = json_object();
+      json_object_set_new(out, "TableDescription", json_incref(g->desc));
+      df_reply_json(r, out, read_wait_lsn(s));
+      return;
+    }
+    p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
+    df_reply_error(r, &e, read_wait_lsn(s));
+    return;
+  }
+  if (table_is_creating(s, t)) {
+    p_error_set(&e, P_RESOURCE_IN_USE,
+                "Attempt to change a resource which is still in use: Table is being created: %s", name);
+    df_reply_error(r, &e, read_wait_lsn(s));
+    return;
+  }
+  json_t *desc = describe(s, t, "DELETING");
+  if (!desc) {
+    reply_storage_error(r, ST_ECORRUPT, "DeleteTable describe");
+    return;
+  }
+  uint64_t lsn = 0;
+  int rc = st_table_drop(s->db, t, &lsn);
+  if (rc != ST_OK) {
+    json_decref(desc);
+    reply_storage_error(r, rc, "DeleteTable");
+    return;
+  }
+  if (s->cfg.delete_delay_ms > 0) {
+    df_ghost *g = calloc(1, sizeof(*g));
+    if (g) {
+      g->name = strdup(name);
+      g->desc = json_incref(desc);
+      g->until = now_seconds() + s->cfg.delete_delay_ms / 1000.0;
+      g->next = s->tables->ghosts;
+      s->tables->ghosts = g;
+    }
+  }
+  json_t *out = json_object();
+  json_object_set_new(out, "TableDescription", desc);
+  df_reply_json(r, out, lsn);
+}
+
+void h_describe_endpoints(df_req *r) {
+  df_server *s = r->srv;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_no_input(r->body, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  char addr[300];
+  snprintf(addr, sizeof(addr), "%s:%d", s->cfg.host, s->cfg.port);
+  df_reply_json(r, p_describe_endpoints(addr), 0);
+}
+
+void h_describe_limits(df_req *r) {
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_no_input(r->body, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  df_reply_json(r, p_describe_limits(), 0);
+}
+
+/* ---- items ------------------------------------------------------------------- */
+
+void h_put_item(df_req *r) {
+  df_server *s = r->srv;
+  p_put_item req;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_put_item(r->body, r->arena, &req, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table *t = item_table(r, req.table_name);
+  if (!t) return;
+  p_key_schema ks;
+  key_schema_of(t, &ks);
+  if (p_check_put_item(&ks, &req.item, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  /* The old item is needed for ALL_OLD and for the write units. */
+  dv_value old = {.type = DV_NONE};
+  if (req.rv == P_RV_ALL_OLD || req.rcc != P_RCC_NONE) {
+    int rc = st_item_get(t, &req.item, r->arena, &old);
+    if (rc != ST_OK) {
+      reply_storage_error(r, rc, "PutItem read");
+      return;
+    }
+  }
+  st_write_req w = {.table = t, .op = ST_PUT, .item = &req.item};
+  uint64_t lsn = 0;
+  int rc = st_write(s->db, &w, 1, &lsn);
+  if (rc != ST_OK) {
+    reply_storage_error(r, rc, "PutItem");
+    return;
+  }
+  json_t *out = json_object();
+  if (req.rv == P_RV_ALL_OLD && old.type == DV_M)
+    json_object_set_new(out, "Attributes", p_item_to_json(&old));
+  int old_found = old.type == DV_M;
+  add_capacity(out, req.table_name,
+               p_write_units(dv_item_size(&req.item), old_found ? dv_item_size(&old) : 0, old_found),
+               req.rcc);
+  df_reply_json(r, out, lsn);
+}
+
+void h_get_item(df_req *r) {
+  df_server *s = r->srv;
+  p_get_item req;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_get_item(r->body, r->arena, &req, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table *t = item_table(r, req.table_name);
+  if (!t) return;
+  p_key_schema ks;
+  key_schema_of(t, &ks);
+  if (p_check_key(&ks, &req.key, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  dv_value item = {.type = DV_NONE};
+  int rc = st_item_get(t, &req.key, r->arena, &item);
+  if (rc != ST_OK) {
+    reply_storage_error(r, rc, "GetItem");
+    return;
+  }
+  int found = item.type == DV_M;
+  json_t *out = json_object();
+  if (found) {
+    if (req.attrs_to_get) {
+      dv_value proj = p_project_attrs(&item, req.attrs_to_get, req.n_attrs_to_get, r->arena);
+      json_object_set_new(out, "Item", p_item_to_json(&proj));
+    } else {
+      json_object_set_new(out, "Item", p_item_to_json(&item));
+    }
+  }
+  add_capacity(out, req.table_name, p_read_units(found ? dv_item_size(&item) : 0, found, req.consistent),
+               req.rcc);
+  df_reply_json(r, out, read_wait_lsn(s));
+}
+
+void h_delete_item(df_req *r) {
+  df_server *s = r->srv;
+  p_delete_item req;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_delete_item(r->body, r->arena, &req, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table *t = item_table(r, req.table_name);
+  if (!t) return;
+  p_key_schema ks;
+  key_schema_of(t, &ks);
+  if (p_check_key(&ks, &req.key, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  dv_value old = {.type = DV_NONE};
+  int rc = st_item_get(t, &req.key, r->arena, &old);
+  if (rc != ST_OK) {
+    reply_storage_error(r, rc, "DeleteItem read");
+    return;
+  }
+  uint64_t lsn = read_wait_lsn(s);
+  if (old.type == DV_M) { /* deleting a missing item writes nothing */
+    st_write_req w = {.table = t, .op = ST_DEL, .item = &req.key};
+    rc = st_write(s->db, &w, 1, &lsn);
+    if (rc != ST_OK) {
+      reply_storage_error(r, rc, "DeleteItem");
+      return;
+    }
+  }
+  json_t *out = json_object();
+  int old_found = old.type == DV_M;
+  if (req.rv == P_RV_ALL_OLD && old_found) json_object_set_new(out, "Attributes", p_item_to_json(&old));
+  add_capacity(out, req.table_name, p_write_units(0, old_found ? dv_item_size(&old) : 0, old_found), req.rcc);
+  df_reply_json(r, out, lsn);
+}

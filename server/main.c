@@ -1,0 +1,336 @@
+/*
+ * main.c -- dynafiled: command line, startup and orderly shutdown.
+ *
+ * Startup: parse flags (environment variables give defaults), open the
+ * storage engine (which takes the data directory's lock and replays the
+ * log), set up the handlers' state, bind and start HTTP, run the loop.
+ *
+ * Shutdown on SIGINT/SIGTERM, in this order:
+ *   1. stop accepting (MHD_quiesce_daemon, listening socket closed); every
+ *      response from now on carries "Connection: close";
+ *   2. wait for requests in flight, including those waiting for their fsync
+ *      (a second signal, or DRAIN_TIMEOUT_MS, gives up on clients that are
+ *      slow to send or receive -- never on a reply waiting for a flush);
+ *   3. wait for the flush and checkpoint jobs in flight (commit.c);
+ *   4. stop MHD, close the handlers' and commit's handles, leave the loop;
+ *   5. st_close(): final flush + checkpoint; exit 0 (1 if that failed).
+ *
+ * Exit status: 0 after a clean shutdown, 1 when startup or the final
+ * st_close fails (e.g. the data directory is locked by another dynafiled),
+ * 2 for a bad command line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_int.h"
+
+#ifndef DF_VERSION
+#define DF_VERSION "0.1.0"
+#endif
+
+/* Give up on slow clients this long after the first signal. */
+#define DRAIN_TIMEOUT_MS 10000
+
+/* main.c's own state around the shared server context. */
+typedef struct df_main {
+  df_server srv;       /* the server context (first: see main_of) */
+  uv_signal_t sigint;  /* SIGINT watcher */
+  uv_signal_t sigterm; /* SIGTERM watcher */
+  uv_timer_t drain;    /* DRAIN_TIMEOUT_MS after the first signal */
+  int tables_up;       /* df_tables_init succeeded */
+  int force;           /* stop without waiting for slow clients */
+  int finished;        /* step 4 done */
+} df_main;
+
+static df_main *main_of(df_server *s) {
+  return (df_main *)((char *)s - offsetof(df_main, srv));
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: dynafiled [options]\n"
+          "A local, durable server speaking Amazon DynamoDB's JSON protocol.\n"
+          "\n"
+          "Options (environment variable in brackets):\n"
+          "  --host ADDR            listen address (default 127.0.0.1) [DYNAFILE_HOST]\n"
+          "  --port N               listen port, 0 = any free port (default 8000) [DYNAFILE_PORT]\n"
+          "  --data-dir DIR         data directory, created if missing (default ./data)\n"
+          "                         [DYNAFILE_DATA_DIR]\n"
+          "  --log-level LEVEL      error, warn, info or debug (default info; debug logs\n"
+          "                         every request) [DYNAFILE_LOG_LEVEL]\n"
+          "  --create-delay-ms N    keep new tables in CREATING for N ms (default 0)\n"
+          "  --delete-delay-ms N    keep deleted tables in DELETING for N ms (default 0)\n"
+          "  --cache-mb N           page-cache budget in MiB (default 64) [DYNAFILE_CACHE_MB]\n"
+          "  --no-fsync             UNSAFE, for tests only: acknowledge writes without\n"
+          "                         fsync; a crash or power loss loses acknowledged data\n"
+          "  --version              print the version and exit\n"
+          "  -h, --help             print this help and exit\n"
+          "\n"
+          "Point any AWS SDK at it with endpoint_url=http://HOST:PORT and any credentials.\n"
+          "SIGINT/SIGTERM finish the requests in flight, flush, checkpoint and exit 0.\n");
+}
+
+static int parse_int(const char *flag, const char *v, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+    fprintf(stderr, "dynafiled: %s: expected an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, v);
+    return -1;
+  }
+  *out = x;
+  return 0;
+}
+
+enum {
+  OPT_HOST = 256,
+  OPT_PORT,
+  OPT_DATA,
+  OPT_LOG,
+  OPT_CDELAY,
+  OPT_DDELAY,
+  OPT_CACHE,
+  OPT_NOFSYNC,
+  OPT_VERSION
+};
+
+/* Returns 0 to run, 1 to exit 0 (help/version), -1 for a usage error. */
+static int parse_args(int argc, char **argv, df_config *cfg) {
+  static const struct option opts[] = {
+      {"host", required_argument, NULL, OPT_HOST},
+      {"port", required_argument, NULL, OPT_PORT},
+      {"data-dir", required_argument, NULL, OPT_DATA},
+      {"log-level", required_argument, NULL, OPT_LOG},
+      {"create-delay-ms", required_argument, NULL, OPT_CDELAY},
+      {"delete-delay-ms", required_argument, NULL, OPT_DDELAY},
+      {"cache-mb", required_argument, NULL, OPT_CACHE},
+      {"no-fsync", no_argument, NULL, OPT_NOFSYNC},
+      {"version", no_argument, NULL, OPT_VERSION},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  cfg->host = "127.0.0.1";
+  cfg->port = 8000;
+  cfg->data_dir = "./data";
+  cfg->log_level = DF_LOG_INFO;
+  cfg->cache_mb = 64;
+  long x;
+  const char *env;
+  /* Environment first, so that flags win. */
+  if ((env = getenv("DYNAFILE_HOST")) != NULL && *env) cfg->host = env;
+  if ((env = getenv("DYNAFILE_PORT")) != NULL && *env) {
+    if (parse_int("DYNAFILE_PORT", env, 0, 65535, &x) != 0) return -1;
+    cfg->port = (int)x;
+  }
+  if ((env = getenv("DYNAFILE_DATA_DIR")) != NULL && *env) cfg->data_dir = env;
+  if ((env = getenv("DYNAFILE_LOG_LEVEL")) != NULL && *env) {
+    int l = df_log_level_parse(env);
+    if (l < 0) {
+      fprintf(stderr, "dynafiled: DYNAFILE_LOG_LEVEL: expected error, warn, info or debug, got '%s'\n", env);
+      return -1;
+    }
+    cfg->log_level = (df_log_level)l;
+  }
+  if ((env = getenv("DYNAFILE_CACHE_MB")) != NULL && *env) {
+    if (parse_int("DYNAFILE_CACHE_MB", env, 1, 1L << 20, &x) != 0) return -1;
+    cfg->cache_mb = (size_t)x;
+  }
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case OPT_HOST:
+        cfg->host = optarg;
+        break;
+      case OPT_PORT:
+        if (parse_int("--port", optarg, 0, 65535, &x) != 0) return -1;
+        cfg->port = (int)x;
+        break;
+      case OPT_DATA:
+        cfg->data_dir = optarg;
+        break;
+      case OPT_LOG: {
+        int l = df_log_level_parse(optarg);
+        if (l < 0) {
+          fprintf(stderr, "dynafiled: --log-level: expected error, warn, info or debug, got '%s'\n", optarg);
+          return -1;
+        }
+        cfg->log_level = (df_log_level)l;
+        break;
+      }
+      case OPT_CDELAY:
+        if (parse_int("--create-delay-ms", optarg, 0, INT_MAX, &x) != 0) return -1;
+        cfg->create_delay_ms = (int)x;
+        break;
+      case OPT_DDELAY:
+        if (parse_int("--delete-delay-ms", optarg, 0, INT_MAX, &x) != 0) return -1;
+        cfg->delete_delay_ms = (int)x;
+        break;
+      case OPT_CACHE:
+        if (parse_int("--cache-mb", optarg, 1, 1L << 20, &x) != 0) return -1;
+        cfg->cache_mb = (size_t)x;
+        break;
+      case OPT_NOFSYNC:
+        cfg->no_fsync = 1;
+        break;
+      case OPT_VERSION:
+        printf("dynafiled %s\n", DF_VERSION);
+        return 1;
+      case 'h':
+        usage(stdout);
+        return 1;
+      default:
+        if (optopt != 0 && optopt < 256)
+          fprintf(stderr, "dynafiled: unknown or incomplete option '-%c'\n", optopt);
+        else
+          fprintf(stderr, "dynafiled: unknown or incomplete option '%s'\n", argv[optind - 1]);
+        fprintf(stderr, "Try 'dynafiled --help'.\n");
+        return -1;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "dynafiled: unexpected argument '%s'\nTry 'dynafiled --help'.\n", argv[optind]);
+    return -1;
+  }
+  return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  (void)h;
+}
+
+/* Step 4: everything drained; close what keeps the loop alive. */
+static void finish(df_main *m) {
+  df_server *s = &m->srv;
+  m->finished = 1;
+  df_loop_stop(s);
+  if (m->tables_up) df_tables_close(s);
+  m->tables_up = 0;
+  df_commit_close(s);
+  uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
+  uv_close((uv_handle_t *)&m->drain, on_handle_closed);
+}
+
+void df_main_check_stop(df_server *s) {
+  df_main *m = main_of(s);
+  if (!s->stopping || m->finished) return;
+  if (!df_commit_idle(s)) return;
+  df_http *h = s->http;
+  if (h != NULL && h->inflight > 0 && !(m->force && h->suspended == 0)) return;
+  if (h != NULL && h->inflight > 0)
+    df_log(s, DF_LOG_WARN, "closing %llu connections with unfinished requests",
+           (unsigned long long)h->inflight);
+  finish(m);
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+  df_main *m = t->data;
+  m->force = 1;
+  df_main_check_stop(&m->srv);
+}
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  df_main *m = sig->data;
+  df_server *s = &m->srv;
+  if (s->stopping) {
+    df_log(s, DF_LOG_WARN, "%s again: not waiting for slow clients", strsignal(signum));
+    m->force = 1;
+    df_main_check_stop(s);
+    return;
+  }
+  s->stopping = 1;
+  df_log(s, DF_LOG_INFO, "%s: shutting down (%llu requests served, %llu in flight)", strsignal(signum),
+         (unsigned long long)(s->http != NULL ? s->http->served : 0),
+         (unsigned long long)(s->http != NULL ? s->http->inflight : 0));
+  df_loop_quiesce(s);
+  uv_timer_start(&m->drain, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+  df_main_check_stop(s);
+}
+
+/* Run the loop until every handle is closed; complain about leftovers. */
+static void run_to_end(df_server *s) {
+  uv_run(s->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(s->loop) == UV_EBUSY) {
+    df_log(s, DF_LOG_WARN, "event loop still has open handles at exit");
+  }
+}
+
+int main(int argc, char **argv) {
+  df_main m;
+  memset(&m, 0, sizeof m);
+  df_server *s = &m.srv;
+  int r = parse_args(argc, argv, &s->cfg);
+  if (r != 0) return r > 0 ? 0 : 2;
+  signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  s->loop = &loop;
+  s->pctx.region = "us-east-1";
+  s->pctx.account = "123456789012";
+  if (s->cfg.no_fsync)
+    df_log(s, DF_LOG_WARN, "--no-fsync: writes are acknowledged before they are durable (testing only)");
+
+  st_options opt;
+  memset(&opt, 0, sizeof opt);
+  opt.cache_bytes = s->cfg.cache_mb * 1024 * 1024;
+  opt.no_fsync = s->cfg.no_fsync;
+  char err[512] = "";
+  int rc = st_open(s->cfg.data_dir, &opt, &s->db, err, sizeof err);
+  if (rc != ST_OK) {
+    df_log(s, DF_LOG_ERROR, "cannot open data directory %s: %s", s->cfg.data_dir,
+           err[0] != '\0' ? err : st_strerror(rc));
+    uv_loop_close(&loop);
+    return 1;
+  }
+  const char *note = st_recovery_note(s->db);
+  if (note != NULL && note[0] != '\0') df_log(s, DF_LOG_WARN, "recovery: %s", note);
+  if (df_log_enabled(s, DF_LOG_DEBUG)) {
+    st_stats st;
+    st_get_stats(s->db, &st);
+    df_log(s, DF_LOG_DEBUG, "storage open: lsn %llu, %llu records replayed in %.3fs",
+           (unsigned long long)st.last_lsn, (unsigned long long)st.recovered_records, st.recovery_seconds);
+  }
+
+  uv_signal_init(&loop, &m.sigint);
+  uv_signal_init(&loop, &m.sigterm);
+  uv_timer_init(&loop, &m.drain);
+  m.sigint.data = m.sigterm.data = m.drain.data = &m;
+  df_commit_init(s);
+  int status = 0;
+  if (df_tables_init(s) != 0) {
+    df_log(s, DF_LOG_ERROR, "cannot set up the tables' state");
+    status = 1;
+  } else {
+    m.tables_up = 1;
+    if (df_loop_start(s) != 0) status = 1;
+  }
+  if (status != 0) { /* close what was opened, then the storage */
+    s->stopping = 1;
+    finish(&m);
+    run_to_end(s);
+    st_close(s->db);
+    return status;
+  }
+  uv_signal_start(&m.sigint, on_signal, SIGINT);
+  uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+  df_log(s, DF_LOG_INFO, "dynafiled listening on %s (data: %s)", s->http->listen_url, s->cfg.data_dir);
+
+  run_to_end(s);
+
+  rc = st_close(s->db);
+  s->db = NULL;
+  if (rc != ST_OK) {
+    df_log(s, DF_LOG_ERROR, "final flush/checkpoint failed: %s", st_strerror(rc));
+    return 1;
+  }
+  df_log(s, DF_LOG_INFO, "stopped cleanly");
+  return 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * server.h -- the daemon's one context and the contract between the HTTP
+ * transport (http.c, loop.c, commit.c) and the operation handlers
+ * (handlers.c).
+ *
+ * Every handler runs on the event-loop thread, synchronously, with a parsed
+ * request; it answers exactly once with df_reply_json() or df_reply_error().
+ * A reply that reveals or depends on a change not yet durable carries the
+ * LSN the client must not see before it is fsynced (wait_lsn); the transport
+ * holds the HTTP response until st_durable_lsn() >= wait_lsn.
+ */
+#ifndef DF_SERVER_H
+#define DF_SERVER_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "protocol/protocol.h"
+#include "storage/storage.h"
+
+typedef enum df_log_level { DF_LOG_ERROR = 0, DF_LOG_WARN, DF_LOG_INFO, DF_LOG_DEBUG } df_log_level;
+
+typedef struct df_config {
+  const char *host;          /* listen address, default 127.0.0.1 */
+  int port;                  /* default 8000 */
+  const char *data_dir;      /* default ./data */
+  df_log_level log_level;    /* default info */
+  int create_delay_ms;       /* hold new tables in CREATING this long (0 = ACTIVE at once) */
+  int delete_delay_ms;       /* hold deleted tables in DELETING this long */
+  size_t cache_mb;           /* page-cache budget */
+  int no_fsync;              /* testing only: acknowledge without fsync */
+} df_config;
+
+typedef struct df_server df_server;
+
+/* The one server context, passed explicitly (no mutable globals). */
+struct df_server {
+  df_config cfg;             /* settings from the command line */
+  uv_loop_t *loop;           /* the one event loop */
+  st_db *db;                 /* the storage engine */
+  p_context pctx;            /* region and account for ARNs */
+  struct df_http *http;      /* transport state (http.c) */
+  struct df_commit *commit;  /* group commit and checkpoint driver (commit.c) */
+  struct df_tables *tables;  /* CREATING/DELETING timers and ghosts (handlers.c) */
+  int stopping;              /* 1 once SIGINT/SIGTERM arrived */
+};
+
+typedef struct df_req {
+  df_server *srv;            /* the server */
+  p_op op;                   /* operation from X-Amz-Target */
+  json_t *body;              /* parsed request body (a JSON object), borrowed */
+  dv_arena *arena;           /* request-scoped memory, freed after the reply is sent */
+  const char *request_id;    /* x-amzn-RequestId of this request */
+  struct df_conn *conn;      /* transport's connection state */
+} df_req;
+
+/* Answer with a JSON body (stolen). wait_lsn 0 = answer at once. */
+void df_reply_json(df_req *r, json_t *body, uint64_t wait_lsn);
+/* Answer with an error; the error's contents are moved out (e is cleared). */
+void df_reply_error(df_req *r, p_error *e, uint64_t wait_lsn);
+
+/* A request header (name case-insensitive), NULL if absent. Borrowed: valid
+ * while the handler runs. E.g. "Host" for DescribeEndpoints. */
+const char *df_req_header(const df_req *r, const char *name);
+
+/* Handlers (handlers.c), one per implemented operation. */
+typedef void (*df_handler)(df_req *r);
+void h_create_table(df_req *r);
+void h_describe_table(df_req *r);
+void h_list_tables(df_req *r);
+void h_delete_table(df_req *r);
+void h_put_item(df_req *r);
+void h_get_item(df_req *r);
+void h_delete_item(df_req *r);
+void h_describe_endpoints(df_req *r);
+void h_describe_limits(df_req *r);
+
+/* handlers.c state: set up and torn down around the loop. */
+int df_tables_init(df_server *s);
+void df_tables_close(df_server *s);
+
+/* commit.c: ask for a group commit as soon as possible (called by the
+ * transport when a reply waits on an LSN). */
+void df_commit_kick(df_server *s);
+/* commit.c: take a checkpoint soon, even if none is due (e.g. after
+ * DeleteTable, so that the dropped table's files are deleted within moments
+ * rather than at the next periodic checkpoint). Safe to call from a handler. */
+void df_commit_checkpoint_soon(df_server *s);
+
+/* log.c */
+void df_log(df_server *s, df_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif /* DF_SERVER_H */
