@@ -125,9 +125,15 @@ static json_t *describe(df_server *s, const st_table *t, const char *status) {
   return desc;
 }
 
-/* The LSN a read of table t must wait for: the newest change it may see. */
+/* The LSN a reply must wait for when it reveals the catalog (which tables
+ * exist): the newest change of any kind, since it may be a create or drop. */
 static uint64_t read_wait_lsn(df_server *s) {
   return st_last_lsn(s->db);
+}
+
+/* The LSN a read of table t must wait for: the newest change to it. */
+static uint64_t table_wait_lsn(const st_table *t) {
+  return st_table_last_lsn(t);
 }
 
 /* Table lookup for item operations: RNF when missing or still CREATING
@@ -236,7 +242,7 @@ void h_describe_table(df_req *r) {
   }
   json_t *out = json_object();
   json_object_set_new(out, "Table", desc);
-  df_reply_json(r, out, read_wait_lsn(s));
+  df_reply_json(r, out, t ? table_wait_lsn(t) : read_wait_lsn(s));
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -344,8 +350,13 @@ void h_describe_endpoints(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
+  /* Like Alternator: the address the client used (its Host header). */
   char addr[300];
-  snprintf(addr, sizeof(addr), "%s:%d", s->cfg.host, s->cfg.port);
+  const char *host = df_req_header(r, "Host");
+  if (host && *host)
+    snprintf(addr, sizeof(addr), "%s", host);
+  else
+    snprintf(addr, sizeof(addr), "%s:%d", s->cfg.host, s->cfg.port);
   df_reply_json(r, p_describe_endpoints(addr), 0);
 }
 
@@ -405,7 +416,6 @@ void h_put_item(df_req *r) {
 }
 
 void h_get_item(df_req *r) {
-  df_server *s = r->srv;
   p_get_item req;
   p_error e;
   p_error_init(&e);
@@ -439,7 +449,7 @@ void h_get_item(df_req *r) {
   }
   add_capacity(out, req.table_name, p_read_units(found ? dv_item_size(&item) : 0, found, req.consistent),
                req.rcc);
-  df_reply_json(r, out, read_wait_lsn(s));
+  df_reply_json(r, out, table_wait_lsn(t));
 }
 
 void h_delete_item(df_req *r) {
@@ -465,7 +475,7 @@ void h_delete_item(df_req *r) {
     reply_storage_error(r, rc, "DeleteItem read");
     return;
   }
-  uint64_t lsn = read_wait_lsn(s);
+  uint64_t lsn = table_wait_lsn(t);
   if (old.type == DV_M) { /* deleting a missing item writes nothing */
     st_write_req w = {.table = t, .op = ST_DEL, .item = &req.key};
     rc = st_write(s->db, &w, 1, &lsn);

@@ -224,6 +224,7 @@ struct st_table {
   int dir_new;        /* tables/<id> created since the last checkpoint began */
   int dropped;        /* dropped; kept only while a checkpoint references it */
   int ckpt_refs;      /* trees of this table in the checkpoint in flight */
+  uint64_t last_lsn;  /* LSN of the newest change to this table since open (0: none) */
 };
 
 /* One tree of a checkpoint job. */
@@ -791,7 +792,10 @@ int st_table_create(st_db *db, const st_table_def *def, uint64_t *lsn) {
   uint8_t op = OP_CREATE;
   st_buf_append(b, &op, 1);
   cat_table_encode(&c, b);
-  return commit_apply(db, b, off, lsn);
+  int rc = commit_apply(db, b, off, lsn);
+  st_table *t = rc == ST_OK ? st_table_find(db, ns, def->name) : NULL;
+  if (t) t->last_lsn = *lsn;
+  return rc;
 }
 
 int st_table_drop(st_db *db, st_table *t, uint64_t *lsn) {
@@ -815,7 +819,9 @@ int st_table_set_meta(st_db *db, st_table *t, const void *meta, size_t len, uint
   codec_put_varint(b, t->c.id);
   codec_put_varint(b, len);
   st_buf_append(b, meta, len);
-  return commit_apply(db, b, off, lsn);
+  int rc = commit_apply(db, b, off, lsn);
+  if (rc == ST_OK) t->last_lsn = *lsn;
+  return rc;
 }
 
 /* ---- items ------------------------------------------------------------------- */
@@ -908,7 +914,14 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
       st_buf_append(b, db->vbuf.p, db->vbuf.len);
     }
   }
-  return commit_apply(db, b, off, lsn);
+  int rc = commit_apply(db, b, off, lsn);
+  if (rc == ST_OK)
+    for (size_t i = 0; i < n; i++) w[i].table->last_lsn = *lsn;
+  return rc;
+}
+
+uint64_t st_table_last_lsn(const st_table *t) {
+  return t->last_lsn;
 }
 
 /* ---- iterators ----------------------------------------------------------------- */

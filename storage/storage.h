@@ -120,6 +120,10 @@ uint64_t st_table_id(const st_table *t);
 /* Live counters: items and the sum of their DynamoDB sizes. */
 uint64_t st_table_item_count(const st_table *t);
 uint64_t st_table_size_bytes(const st_table *t);
+/* LSN of the newest change to the table made since open (0 if none): a
+ * reader of the table must not reveal what it read before this LSN is
+ * durable. */
+uint64_t st_table_last_lsn(const st_table *t);
 
 /* Tables of namespace ns with name > after (after NULL = from the start), in
  * ascending byte order of name, at most max of them. Fills out[] with
