@@ -26,13 +26,11 @@
  *       gets a 500 and may retry; the change may or may not survive).
  *   C3. A waiter's done() is never called from inside df_commit_wait(), so
  *       http.c may suspend the connection after queuing it.
- *   C4. st_checkpoint_begin() is called only when no record is pending
- *       (st_last_lsn == st_durable_lsn), as storage.h requires. When a
- *       checkpoint is wanted while records keep arriving, the transport is
- *       paused (the "checkpoint barrier": MHD is not run, so no handler can
- *       write) until the next flush drains the log, then the checkpoint job is
- *       sealed and the transport resumes. This costs one fsync of latency per
- *       checkpoint and guarantees progress under any load.
+ *   C4. A checkpoint is begun (sealed at the last LSN) whenever it is due,
+ *       even with records pending; its run goes to the thread pool only once
+ *       st_checkpoint_ready() says the log is durable up to that LSN, so the
+ *       run never waits on a flush and requests are never paused for it.
+ *       flush_after() re-checks readiness after every flush.
  *   C5. A checkpoint job and a flush job may run at the same time (storage.h
  *       allows it); at most one of each.
  *   C6. Shutdown waits until neither job is in flight; st_close() then does
@@ -56,7 +54,7 @@ typedef struct df_commit {
   st_ckpt_job *cjob;        /* the checkpoint job in flight, NULL if none */
   int ckpt_rc;              /* st_checkpoint_run's result */
   int ckpt_wanted;          /* 1: checkpoint at the next quiet point (timer or due) */
-  int barrier;              /* 1: transport paused for a checkpoint (C4) */
+  int ckpt_running;         /* 1: cjob is on the thread pool */
   int failed;               /* first flush error (C2), ST_OK while healthy */
   int closing;              /* 1: no new work is started */
   uv_check_t check;         /* after each loop iteration: flush pending records */
@@ -121,10 +119,6 @@ static void flush_after(uv_work_t *req, int uvstatus) {
              st_strerror(rc), st_strerror(c->flush_rc));
       c->failed = rc;
     }
-    if (c->barrier) {
-      c->barrier = 0;
-      df_loop_pause(s, 0);
-    }
   }
   release_waiters(c, 0);
   maybe_checkpoint(c);
@@ -161,6 +155,7 @@ static void ckpt_after(uv_work_t *req, int uvstatus) {
   st_ckpt_job *job = c->cjob;
   (void)uvstatus;
   c->cjob = NULL;
+  c->ckpt_running = 0;
   if (c->ckpt_rc != ST_OK) df_log(s, DF_LOG_ERROR, "checkpoint failed: %s", st_strerror(c->ckpt_rc));
   int rc = st_checkpoint_end(s->db, job);
   if (rc != ST_OK && rc != c->ckpt_rc) df_log(s, DF_LOG_ERROR, "checkpoint end failed: %s", st_strerror(rc));
@@ -175,38 +170,28 @@ static void ckpt_after(uv_work_t *req, int uvstatus) {
   if (s->stopping) df_main_check_stop(s);
 }
 
-/* Start a checkpoint if one is wanted and allowed now (C4, C5). */
+/* Begin a checkpoint if one is wanted or due, and hand the begun job to the
+ * thread pool once it is ready (C4, C5). */
 static void maybe_checkpoint(df_commit *c) {
   df_server *s = c->srv;
-  if (c->closing || s->stopping || c->cjob != NULL || c->failed != ST_OK) {
-    if (c->barrier) {
-      c->barrier = 0;
-      df_loop_pause(s, 0);
+  if (c->closing || c->failed != ST_OK || c->ckpt_running) return;
+  if (c->cjob == NULL) {
+    if (s->stopping) return; /* st_close() does the last one */
+    if (!c->ckpt_wanted && !st_checkpoint_due(s->db)) return;
+    int err = ST_OK;
+    st_ckpt_job *job = st_checkpoint_begin(s->db, &err);
+    c->ckpt_wanted = 0;
+    if (job == NULL) {
+      if (err != ST_OK) df_log(s, DF_LOG_ERROR, "checkpoint not started: %s", st_strerror(err));
+      return;
     }
+    c->cjob = job;
+  }
+  if (!st_checkpoint_ready(s->db, c->cjob)) {
+    df_commit_kick(s); /* its records must be flushed first; flush_after() comes back here */
     return;
   }
-  if (!c->ckpt_wanted && !st_checkpoint_due(s->db)) return;
-  if (st_last_lsn(s->db) != st_durable_lsn(s->db)) {
-    /* Records pending: hold new requests until the next flush drains them. */
-    if (!c->barrier) {
-      c->barrier = 1;
-      df_loop_pause(s, 1);
-    }
-    df_commit_kick(s);
-    return;
-  }
-  int err = ST_OK;
-  st_ckpt_job *job = st_checkpoint_begin(s->db, &err);
-  if (c->barrier) {
-    c->barrier = 0;
-    df_loop_pause(s, 0);
-  }
-  c->ckpt_wanted = 0;
-  if (job == NULL) {
-    if (err != ST_OK) df_log(s, DF_LOG_ERROR, "checkpoint not started: %s", st_strerror(err));
-    return;
-  }
-  c->cjob = job;
+  c->ckpt_running = 1;
   c->ckpt_rc = ST_OK;
   c->ckpt_req.data = c;
   int rc = uv_queue_work(s->loop, &c->ckpt_req, ckpt_work, ckpt_after);

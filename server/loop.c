@@ -11,7 +11,7 @@
  * Rules that keep this sound:
  *   L1. MHD_run() is only called from a uv callback (poll or timer), never
  *       from inside an MHD callback; whoever needs MHD to run again (a resumed
- *       connection, the end of a pause) calls df_loop_wake(), which arms the
+ *       connection) calls df_loop_wake(), which arms the
  *       timer at 0 ms.
  *   L2. After every MHD_run() the timer is re-armed from MHD_get_timeout():
  *       0 means MHD still has buffered work (edge-triggered epoll inside MHD),
@@ -46,7 +46,7 @@ static void on_timer(uv_timer_t *t);
 /* L2: follow MHD's timeout. */
 static void arm_timer(df_http *h) {
   MHD_UNSIGNED_LONG_LONG to = 0;
-  if (h->closing || h->paused) return;
+  if (h->closing) return;
   if (MHD_get_timeout(h->mhd, &to) == MHD_YES)
     uv_timer_start(&h->timer, on_timer, (uint64_t)to, 0);
   else
@@ -54,7 +54,7 @@ static void arm_timer(df_http *h) {
 }
 
 static void run_mhd(df_http *h) {
-  if (h->closing || h->paused) return;
+  if (h->closing) return;
   MHD_run(h->mhd);
   arm_timer(h);
   if (h->srv->stopping) df_main_check_stop(h->srv);
@@ -189,21 +189,8 @@ fail:
 
 void df_loop_wake(df_server *s) {
   df_http *h = s->http;
-  if (h == NULL || h->closing || h->paused) return;
+  if (h == NULL || h->closing) return;
   uv_timer_start(&h->timer, on_timer, 0, 0);
-}
-
-void df_loop_pause(df_server *s, int paused) {
-  df_http *h = s->http;
-  if (h == NULL || h->closing || h->paused == paused) return;
-  h->paused = paused;
-  if (paused) {
-    uv_poll_stop(&h->poll);
-    uv_timer_stop(&h->timer);
-  } else {
-    uv_poll_start(&h->poll, UV_READABLE, on_poll);
-    df_loop_wake(s);
-  }
 }
 
 void df_loop_quiesce(df_server *s) {

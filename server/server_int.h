@@ -36,7 +36,6 @@ typedef struct df_http {
   char listen_url[128];   /* "http://127.0.0.1:8000" as bound */
   uv_poll_t poll;         /* readiness of MHD's epoll fd */
   uv_timer_t timer;       /* MHD_get_timeout() and "run MHD again soon" */
-  int paused;             /* 1: commit.c asked us not to serve (checkpoint barrier) */
   int closing;            /* 1: handles are being closed */
   int open_handles;       /* uv handles whose close callback is pending */
   uint64_t inflight;      /* requests whose headers arrived and that are not completed */
@@ -50,12 +49,9 @@ int df_loop_start(df_server *s);
 /* Stop accepting connections (close the listening socket); requests in
  * flight and idle keep-alive connections go on. */
 void df_loop_quiesce(df_server *s);
-/* Make MHD process soon (after a resume or a pause ends). Never runs MHD
+/* Make MHD process soon (after a resume). Never runs MHD
  * from inside an MHD callback. */
 void df_loop_wake(df_server *s);
-/* Commit.c's checkpoint barrier: while paused, MHD is not run, so no new
- * request is read and no handler writes. */
-void df_loop_pause(df_server *s, int paused);
 /* Close every connection, stop MHD, close the uv handles. */
 void df_loop_stop(df_server *s);
 
