@@ -78,7 +78,7 @@ static int ser(p_error *err, const char *msg) {
   return p_error_set(err, P_SERIALIZATION, "%s", msg);
 }
 
-#define MSG_START_MAP "Start of structure or map found where not expected."
+#define MSG_START_MAP "Start of structure or map found where not expected"
 
 /* Lenient boolean text: 1 true, 0 false, -1 not a boolean. */
 static int bool_text(const char *s) {

@@ -329,7 +329,7 @@ static void test_sets(void) {
   CHECK_EQ_STR(value_result("{\"SS\":\"a\"}", P_LAYER_CURRENT),
                "SerializationException: Unexpected field type");
   CHECK_EQ_STR(value_result("{\"SS\":{}}", P_LAYER_CURRENT),
-               "SerializationException: Start of structure or map found where not expected.");
+               "SerializationException: Start of structure or map found where not expected");
   /* 1, 1.0, 1e0 are one member. */
   CHECK_EQ_STR(value_result("{\"NS\":[\"1\",\"1e0\"]}", P_LAYER_CURRENT),
                "ValidationException: One or more parameter values were invalid: Input collection contains "
@@ -382,7 +382,7 @@ static void test_values_misc(void) {
                "com.amazonaws.dynamodb.v20120810.AttributeValue>");
   CHECK_EQ_STR(value_result("{\"M\":1}", P_LAYER_CURRENT), "SerializationException: Unexpected field type");
   CHECK_EQ_STR(value_result("{\"L\":{}}", P_LAYER_CURRENT),
-               "SerializationException: Start of structure or map found where not expected.");
+               "SerializationException: Start of structure or map found where not expected");
   CHECK_EQ_STR(value_result("[]", P_LAYER_CURRENT),
                "SerializationException: Unrecognized collection type class "
                "com.amazonaws.dynamodb.v20120810.AttributeValue");
