@@ -292,11 +292,13 @@ int main(int argc, char **argv) {
   }
   const char *note = st_recovery_note(s->db);
   if (note != NULL && note[0] != '\0') df_log(s, DF_LOG_WARN, "recovery: %s", note);
-  if (df_log_enabled(s, DF_LOG_DEBUG)) {
+  {
+    /* Recovery is worth an info line when it replayed anything. */
     st_stats st;
     st_get_stats(s->db, &st);
-    df_log(s, DF_LOG_DEBUG, "storage open: lsn %llu, %llu records replayed in %.3fs",
-           (unsigned long long)st.last_lsn, (unsigned long long)st.recovered_records, st.recovery_seconds);
+    df_log(s, st.recovered_records > 0 ? DF_LOG_INFO : DF_LOG_DEBUG,
+           "storage open: lsn %llu, %llu log records replayed in %.3fs", (unsigned long long)st.last_lsn,
+           (unsigned long long)st.recovered_records, st.recovery_seconds);
   }
 
   uv_signal_init(&loop, &m.sigint);
