@@ -949,6 +949,17 @@ static void buf_set(st_buf *b, const void *p, size_t n) {
   st_buf_append(b, p, n);
 }
 
+/* Width of one scan segment's share of the 64-bit hash space: segment s of
+ * total covers hashes [s * step, (s + 1) * step), the last one up to the end. */
+static uint64_t segment_step(uint32_t total) {
+  return UINT64_MAX / total + 1;
+}
+
+uint32_t st_segment_of(const dv_value *hash_key, uint32_t total_segments) {
+  if (total_segments <= 1) return 0;
+  return (uint32_t)(codec_hash_key(hash_key) / segment_step(total_segments));
+}
+
 int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
   *out = NULL;
   if (!t || t->dropped || !spec) return ST_EINVAL;
@@ -975,6 +986,16 @@ int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
       if (check_key(spec->range_hi, t->c.range_type, MAX_RANGE_KEY) != ST_OK) goto fail;
       codec_key_encode(spec->hash_key, spec->range_hi, &it->hi);
       it->hi_excl = spec->hi_exclusive;
+    } else {
+      /* Bound the top by the prefix's successor (exclusive), so that a
+       * reverse walk starts at this partition key's last item and not at
+       * the last key of the whole partition file. */
+      buf_set(&it->hi, it->prefix.p, it->prefix.len);
+      while (it->hi.len > 0 && it->hi.p[it->hi.len - 1] == 0xFF) it->hi.len--;
+      if (it->hi.len > 0) {
+        it->hi.p[it->hi.len - 1]++;
+        it->hi_excl = 1;
+      } /* else: an all-0xFF prefix has no successor; the top stays open */
     }
   } else {
     if (spec->range_lo || spec->range_hi) goto fail;
@@ -982,7 +1003,7 @@ int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
       if (spec->segment >= spec->total_segments) goto fail;
       /* Segment s covers hashes [s * step, (s + 1) * step), the last one up
        * to the end; no product overflows for total <= 2^32. */
-      uint64_t step = UINT64_MAX / spec->total_segments + 1;
+      uint64_t step = segment_step(spec->total_segments);
       uint64_t hlo = step * spec->segment;
       uint8_t b[8];
       for (int i = 0; i < 8; i++) b[i] = (uint8_t)(hlo >> (56 - 8 * i));

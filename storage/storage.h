@@ -183,6 +183,9 @@ typedef struct st_iter_spec {
                                   always in one segment */
 } st_iter_spec;
 
+/* The scan segment (0-based, of total_segments) that holds every item of
+ * partition-key value hash_key: the split st_iter_spec.segment uses. */
+uint32_t st_segment_of(const dv_value *hash_key, uint32_t total_segments);
 /* Open an iterator on t. ST_EINVAL for a malformed spec (wrong key types,
  * sort-key bounds on a table without sort key, segment >= total). The
  * iterator may be used across writes to the table (it resumes after the

@@ -587,6 +587,49 @@ static void test_order(void) {
   free(dir);
 }
 
+/* A reverse walk of one partition key sees exactly its items, descending,
+ * whatever other partition keys share its partition file (one partition, so
+ * every key shares it, and keys sort before and after it in the file). */
+static void test_reverse_one_key(void) {
+  char *dir = tmpdir();
+  st_options o = {.partitions = 1, .no_fsync = 1};
+  st_db *db = open_db(dir, &o);
+  st_table *t = make_table(db, "", "r", DV_S, "sk", DV_N);
+  dv_arena *a = dv_arena_new();
+  enum { NKEYS = 40, PER = 3 };
+  for (int k = 0; k < NKEYS; k++)
+    for (int i = 0; i < PER; i++) {
+      char pk[16];
+      snprintf(pk, sizeof pk, "k%d", k);
+      dv_value it = M(a, 2, "pk", S(a, pk), "sk", Nint(a, i));
+      CHECK_EQ_INT(put(db, t, &it), ST_OK);
+    }
+  for (int k = 0; k < NKEYS; k++) {
+    char pk[16];
+    snprintf(pk, sizeof pk, "k%d", k);
+    dv_value hk = S(a, pk);
+    st_iter_spec sp = {.hash_key = &hk, .reverse = 1};
+    st_iter *it;
+    CHECK_EQ_INT(st_iter_open(t, &sp, &it), ST_OK);
+    int n = 0, desc = 1;
+    dv_value v;
+    while (st_iter_next(it, a, &v) == ST_OK && v.type != DV_NONE) {
+      const dv_value *pv = dv_map_get(&v, "pk", 2);
+      const dv_value *sv = dv_map_get(&v, "sk", 2);
+      if (!pv || strcmp(pv->u.bytes, pk) != 0) desc = 0;
+      if (!sv || atoi(sv->u.bytes) != PER - 1 - n) desc = 0;
+      n++;
+    }
+    st_iter_close(it);
+    CHECK_EQ_INT(n, PER);
+    CHECK(desc);
+  }
+  dv_arena_free(a);
+  CHECK_EQ_INT(st_close(db), ST_OK);
+  rm_rf(dir);
+  free(dir);
+}
+
 /* Scan: segments partition the items; paging with start_after; writes
  * during iteration. */
 static void test_scan(void) {
@@ -1259,6 +1302,7 @@ int main(int argc, char **argv) {
       {"tables", test_tables},
       {"items", test_items},
       {"order", test_order},
+      {"reverse_one_key", test_reverse_one_key},
       {"scan", test_scan},
       {"crash_flushed", test_crash_flushed},
       {"crash_mid_checkpoint", test_crash_mid_checkpoint},
