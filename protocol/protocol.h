@@ -201,12 +201,29 @@ json_t *p_describe_endpoints(const char *address);
 
 /* ---- items --------------------------------------------------------------- */
 
+/* The expression trees of protocol/expr.h, declared here by tag only
+ * (expr.h includes this header). A request's trees are allocated from the
+ * arena given to its parse function and borrow the converted
+ * ExpressionAttributeValues stored there: they live as long as the arena. */
+struct expr_node;
+struct expr_update;
+struct expr_projection;
+
+/* Item requests: each parse function runs protocol.md 2.1 steps 8-10,
+ * expressions included (expressions.md 9 and 11: mixing, EAN/EAV misuse,
+ * EAN/EAV contents, UpdateExpression, ConditionExpression,
+ * ProjectionExpression, unused EAN/EAV, legacy Expected / AttributeUpdates /
+ * AttributesToGet converted into the same trees). Put/Update/Delete put
+ * every such message in the "1 validation error detected: " envelope,
+ * GetItem answers them bare (protocol.md 2.3). */
+
 typedef struct p_put_item {
   const char *table_name;
   dv_value item;               /* DV_M */
   p_return_values rv;          /* NONE or ALL_OLD */
   p_rcc rcc;                   /* ReturnConsumedCapacity */
   int rvcf_all_old;            /* ReturnValuesOnConditionCheckFailure = ALL_OLD */
+  struct expr_node *condition; /* ConditionExpression or Expected (+ConditionalOperator); NULL = none */
 } p_put_item;
 
 typedef struct p_get_item {
@@ -216,6 +233,7 @@ typedef struct p_get_item {
   p_rcc rcc;
   const char **attrs_to_get;   /* AttributesToGet (legacy projection), NULL if absent */
   size_t n_attrs_to_get;
+  struct expr_projection *projection; /* ProjectionExpression or AttributesToGet as paths; NULL = all */
 } p_get_item;
 
 typedef struct p_delete_item {
@@ -224,11 +242,24 @@ typedef struct p_delete_item {
   p_return_values rv;          /* NONE or ALL_OLD */
   p_rcc rcc;
   int rvcf_all_old;
+  struct expr_node *condition; /* ConditionExpression or Expected (+ConditionalOperator); NULL = none */
 } p_delete_item;
+
+typedef struct p_update_item {
+  const char *table_name;      /* validated name */
+  dv_value key;                /* DV_M */
+  struct expr_update *update;  /* UpdateExpression or AttributeUpdates (legacy actions); never NULL:
+                                  n = 0 when the request has neither */
+  struct expr_node *condition; /* ConditionExpression or Expected (+ConditionalOperator); NULL = none */
+  p_return_values rv;          /* any of the five */
+  p_rcc rcc;                   /* ReturnConsumedCapacity */
+  int rvcf_all_old;            /* ReturnValuesOnConditionCheckFailure = ALL_OLD */
+} p_update_item;
 
 int p_parse_put_item(const json_t *body, dv_arena *a, p_put_item *out, p_error *err);
 int p_parse_get_item(const json_t *body, dv_arena *a, p_get_item *out, p_error *err);
 int p_parse_delete_item(const json_t *body, dv_arena *a, p_delete_item *out, p_error *err);
+int p_parse_update_item(const json_t *body, dv_arena *a, p_update_item *out, p_error *err);
 
 /* After the table lookup: PutItem's item against the key schema
  * ("Missing the key", "Type mismatch for key", empty key values, key sizes). */
@@ -236,6 +267,10 @@ int p_check_put_item(const p_key_schema *ks, const dv_value *item, p_error *err)
 /* After the table lookup: a Key (Get/Delete/UpdateItem) against the schema
  * ("The provided key element does not match the schema", empty values, sizes). */
 int p_check_key(const p_key_schema *ks, const dv_value *key, p_error *err);
+/* After the table lookup, UpdateItem: p_check_key, then no action may write
+ * a key attribute ("One or more parameter values were invalid: Cannot
+ * update attribute pk. This attribute is part of the key"). Bare messages. */
+int p_check_update_item(const p_key_schema *ks, const p_update_item *req, p_error *err);
 
 /* Project an item on AttributesToGet (new item in a). */
 dv_value p_project_attrs(const dv_value *item, const char **names, size_t n, dv_arena *a);
@@ -246,5 +281,135 @@ json_t *p_consumed_capacity(const char *table, double units, p_rcc mode);
 /* Capacity units by DynamoDB's rules. */
 double p_read_units(size_t item_size, int found, int consistent);
 double p_write_units(size_t new_size, size_t old_size, int old_found);
+
+/* ---- batch (protocol/batch.c) --------------------------------------------- */
+
+/* BatchWriteItem and BatchGetItem (operations.md 5.6-5.7). A parse function
+ * runs steps 8-10 of protocol.md 2.1 over the whole request; the caller then
+ * looks up every table (RNF for the whole call if one is missing or
+ * CREATING) and runs the p_check_batch_*_table check of each table in
+ * request order (step 12). All memory comes from the arena. */
+
+#define P_BATCH_WRITE_MAX 25u             /* requests per BatchWriteItem call */
+#define P_BATCH_GET_MAX 100u              /* keys per BatchGetItem call */
+#define P_BATCH_GET_MAX_BYTES (16u << 20) /* response size past which keys go unprocessed */
+
+typedef struct p_batch_write_req {
+  int is_put;    /* 1: PutRequest, 0: DeleteRequest */
+  dv_value item; /* DV_M: the item to put, or the key to delete */
+} p_batch_write_req;
+
+typedef struct p_batch_write_table {
+  const char *table_name;  /* the RequestItems map key */
+  p_batch_write_req *reqs; /* its requests, in request order */
+  size_t n_reqs;           /* 1..25 */
+} p_batch_write_table;
+
+typedef struct p_batch_write {
+  p_batch_write_table *tables; /* in request order */
+  size_t n_tables;             /* 1..25 */
+  size_t n_reqs;               /* requests over all tables, 1..25 */
+  p_rcc rcc;                   /* ReturnConsumedCapacity */
+  int ricm_size;               /* ReturnItemCollectionMetrics = SIZE */
+} p_batch_write;
+
+int p_parse_batch_write(const json_t *body, dv_arena *a, p_batch_write *out, p_error *err);
+/* After the table lookups: each request's key against the table's schema
+ * (a PutRequest item missing a key attribute or holding one of the wrong
+ * type is "The provided key element does not match the schema", not
+ * PutItem's messages), empty/oversize key values, then two requests on one
+ * item (key values equal by value) -> "Provided list of item keys contains
+ * duplicates". Request by request: the first problem answers. */
+int p_check_batch_write_table(const p_key_schema *ks, const p_batch_write_table *t, p_error *err);
+
+typedef struct p_batch_get_table {
+  const char *table_name;    /* the RequestItems map key */
+  dv_value *keys;            /* n_keys keys (DV_M), in request order, no duplicates */
+  size_t n_keys;             /* 1..100 */
+  int consistent;            /* ConsistentRead */
+  int consistent_given;      /* ConsistentRead was sent (echoed in UnprocessedKeys) */
+  const char **attrs_to_get; /* AttributesToGet (legacy projection), NULL if absent */
+  size_t n_attrs_to_get;     /* names in attrs_to_get (duplicates rejected) */
+} p_batch_get_table;
+
+typedef struct p_batch_get {
+  p_batch_get_table *tables; /* in request order */
+  size_t n_tables;           /* 1..100 */
+  size_t n_keys;             /* keys over all tables, 1..100 */
+  p_rcc rcc;                 /* ReturnConsumedCapacity */
+} p_batch_get;
+
+int p_parse_batch_get(const json_t *body, dv_arena *a, p_batch_get *out, p_error *err);
+/* After the table lookups: every key of the table against its schema
+ * (p_check_key's messages). */
+int p_check_batch_get_table(const p_key_schema *ks, const p_batch_get_table *t, p_error *err);
+/* The UnprocessedKeys entry of a table for its keys [from, n_keys): Keys
+ * plus the table's options as sent (AttributesToGet, ConsistentRead). New
+ * reference. */
+json_t *p_batch_get_unprocessed(const p_batch_get_table *t, size_t from);
+
+/* ---- query/scan (protocol/query.c) --------------------------------------- */
+
+/* Query and Scan (operations.md 5.3-5.5). p_parse_query / p_parse_scan run
+ * steps 8-10 of protocol.md 2.1 (shapes, member constraints, semantics with
+ * every expression and legacy condition parsed); the caller looks the table
+ * up (RNF), then runs p_check_query / p_check_scan (step 12). Everything is
+ * allocated from the arena. The trees are expr.h's (struct tags only here,
+ * so this header does not need expr.h). */
+
+#define P_QUERY_PAGE_BYTES 1048576u /* evaluated item bytes that end a page (the crossing item included) */
+
+typedef enum p_select {
+  P_SELECT_ALL = 0,       /* ALL_ATTRIBUTES (the default without a projection) */
+  P_SELECT_PROJECTED = 1, /* ALL_PROJECTED_ATTRIBUTES (index only) */
+  P_SELECT_SPECIFIC = 2,  /* SPECIFIC_ATTRIBUTES (implied by a projection) */
+  P_SELECT_COUNT = 3      /* COUNT: counts only, no Items */
+} p_select;
+
+struct expr_node;
+struct expr_projection;
+
+typedef struct p_query {
+  int scan;                                 /* 1: a Scan request, 0: a Query */
+  const char *table_name;                   /* TableName */
+  const char *index_name;                   /* IndexName, NULL if absent */
+  p_select select;                          /* Select, or the default it implies */
+  uint32_t limit;                           /* Limit (items evaluated per page), 0 = none */
+  int consistent;                           /* ConsistentRead */
+  int forward;                              /* Query: ScanIndexForward (default 1); Scan: 1 */
+  p_rcc rcc;                                /* ReturnConsumedCapacity */
+  uint32_t segment;                         /* Scan: Segment (valid when total_segments > 0) */
+  uint32_t total_segments;                  /* Scan: TotalSegments, 0 = not a parallel scan */
+  dv_value esk;                             /* ExclusiveStartKey (DV_M), type DV_NONE if absent */
+  const struct expr_node *key_cond;         /* Query: KeyConditionExpression / KeyConditions tree */
+  const struct expr_node *filter;           /* FilterExpression / QueryFilter / ScanFilter, NULL = none */
+  int legacy_filter;                        /* 1: filter came from QueryFilter / ScanFilter */
+  const struct expr_projection *projection; /* ProjectionExpression / AttributesToGet, NULL = whole items */
+} p_query;
+
+/* What p_check_query resolved: the partition and the sort-key range, in the
+ * terms of storage's st_iter_spec. */
+typedef struct p_query_range {
+  const dv_value *hash; /* the partition-key value (equality) */
+  const dv_value *lo;   /* lowest sort key, NULL = unbounded */
+  int lo_excl;          /* 1: lo itself excluded */
+  const dv_value *hi;   /* highest sort key, NULL = unbounded */
+  int hi_excl;          /* 1: hi itself excluded */
+  int one_row;          /* 1: equality on every key attribute (at most one item, never resumed) */
+} p_query_range;
+
+int p_parse_query(const json_t *body, dv_arena *a, p_query *out, p_error *err);
+int p_parse_scan(const json_t *body, dv_arena *a, p_query *out, p_error *err);
+/* After the table lookup: IndexName, key conditions vs schema, filter and
+ * projection on key attributes, ExclusiveStartKey (schema, restartable,
+ * partition, sort-key predicate). Fills *out. 0 or -1 with err set. */
+int p_check_query(const p_key_schema *ks, const p_query *q, dv_arena *a, p_query_range *out, p_error *err);
+/* After the table lookup: IndexName, ExclusiveStartKey vs schema. */
+int p_check_scan(const p_key_schema *ks, const p_query *q, p_error *err);
+/* The error for a parallel Scan whose ExclusiveStartKey lies in another
+ * segment (the caller finds that out from the storage hash). Returns -1. */
+int p_scan_segment_error(const p_query *q, p_error *err);
+/* The key attributes of item (LastEvaluatedKey), a new DV_M in a. */
+dv_value p_item_key(const p_key_schema *ks, const dv_value *item, dv_arena *a);
 
 #endif /* DF_PROTOCOL_H */

@@ -7,6 +7,15 @@
  * then the change. Replies that reveal state carry the LSN that must be
  * durable before the client sees them (server.h).
  *
+ * Conditional writes (PutItem / UpdateItem / DeleteItem with a
+ * ConditionExpression or Expected) are atomic by construction: a handler
+ * runs start to finish on the one event-loop thread, and between reading
+ * the old item (st_item_get), evaluating the condition / applying the update
+ * and st_write() there is no await, no callback and no other thread that
+ * writes items, so no other request can change the item in between. The
+ * durability wait happens after st_write(), when the change is already
+ * visible in memory to every later request.
+ *
  * Table life cycle for waiter tests (--create-delay-ms / --delete-delay-ms):
  * a table is CREATING until created + delay, which needs no state; a deleted
  * table is dropped from storage at once and a "ghost" description answers
@@ -19,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/expr_eval.h"
 #include "server/server.h"
 
 /* A deleted table still shown as DELETING until its deadline. */
@@ -119,8 +129,8 @@ static json_t *describe(df_server *s, const st_table *t, const char *status) {
   p_key_schema ks;
   key_schema_of(t, &ks);
   if (!status) status = table_is_creating(s, t) ? "CREATING" : "ACTIVE";
-  json_t *desc = p_table_description(&s->pctx, d->name, &ks, meta, d->created, status,
-                                     st_table_item_count(t), st_table_size_bytes(t));
+  json_t *desc = p_table_description(&s->pctx, d->name, &ks, meta, d->created, status, st_table_item_count(t),
+                                     st_table_size_bytes(t));
   json_decref(meta);
   return desc;
 }
@@ -282,8 +292,7 @@ void h_list_tables(df_req *r) {
   for (size_t i = 0; i < take; i++) json_array_append_new(arr, json_string(names[i]));
   json_t *out = json_object();
   json_object_set_new(out, "TableNames", arr);
-  if (has_more && take > 0)
-    json_object_set_new(out, "LastEvaluatedTableName", json_string(names[take - 1]));
+  if (has_more && take > 0) json_object_set_new(out, "LastEvaluatedTableName", json_string(names[take - 1]));
   df_reply_json(r, out, read_wait_lsn(s));
 }
 
@@ -372,6 +381,43 @@ void h_describe_limits(df_req *r) {
 
 /* ---- items ------------------------------------------------------------------- */
 
+/* The stored item of key, or DV_NONE; 0, or -1 answered (storage error). */
+static int read_old(df_req *r, st_table *t, const dv_value *key, const char *what, dv_value *old) {
+  old->type = DV_NONE;
+  int rc = st_item_get(t, key, r->arena, old);
+  if (rc != ST_OK) {
+    reply_storage_error(r, rc, what);
+    return -1;
+  }
+  return 0;
+}
+
+/* Evaluates a write's condition against the old item (DV_NONE = no item,
+ * evaluated as the empty item). Returns 0 when it holds (or there is none);
+ * otherwise answers ConditionalCheckFailedException -- with "Item": the old
+ * item when ReturnValuesOnConditionCheckFailure is ALL_OLD and the item
+ * exists (protocol.md 5) -- and returns -1. Nothing was written; the answer
+ * reveals the item as read, so it waits for the table's newest change. */
+static int condition_holds(df_req *r, st_table *t, const struct expr_node *cond, const dv_value *old,
+                           int rvcf_all_old) {
+  if (!cond) return 0;
+  p_error e;
+  p_error_init(&e);
+  int ok = 0;
+  if (expr_eval_condition(cond, old->type == DV_M ? old : NULL, &ok, &e) != 0) {
+    df_reply_error(r, &e, table_wait_lsn(t));
+    return -1;
+  }
+  if (ok) return 0;
+  p_error_set(&e, P_CONDITIONAL_CHECK_FAILED, "The conditional request failed");
+  if (rvcf_all_old && old->type == DV_M) {
+    e.extra = json_object();
+    json_object_set_new(e.extra, "Item", p_item_to_json(old));
+  }
+  df_reply_error(r, &e, table_wait_lsn(t));
+  return -1;
+}
+
 void h_put_item(df_req *r) {
   df_server *s = r->srv;
   p_put_item req;
@@ -389,15 +435,12 @@ void h_put_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  /* The old item is needed for ALL_OLD and for the write units. */
+  /* The old item is needed for the condition, ALL_OLD and the write units. */
   dv_value old = {.type = DV_NONE};
-  if (req.rv == P_RV_ALL_OLD || req.rcc != P_RCC_NONE) {
-    int rc = st_item_get(t, &req.item, r->arena, &old);
-    if (rc != ST_OK) {
-      reply_storage_error(r, rc, "PutItem read");
-      return;
-    }
+  if (req.condition || req.rv == P_RV_ALL_OLD || req.rcc != P_RCC_NONE) {
+    if (read_old(r, t, &req.item, "PutItem read", &old)) return;
   }
+  if (condition_holds(r, t, req.condition, &old, req.rvcf_all_old)) return;
   st_write_req w = {.table = t, .op = ST_PUT, .item = &req.item};
   uint64_t lsn = 0;
   int rc = st_write(s->db, &w, 1, &lsn);
@@ -440,8 +483,10 @@ void h_get_item(df_req *r) {
   int found = item.type == DV_M;
   json_t *out = json_object();
   if (found) {
-    if (req.attrs_to_get) {
-      dv_value proj = p_project_attrs(&item, req.attrs_to_get, req.n_attrs_to_get, r->arena);
+    /* ProjectionExpression or AttributesToGet; the read is charged on the
+     * whole item (operations.md 3). */
+    if (req.projection) {
+      dv_value proj = expr_project(&item, req.projection->paths, req.projection->n, r->arena);
       json_object_set_new(out, "Item", p_item_to_json(&proj));
     } else {
       json_object_set_new(out, "Item", p_item_to_json(&item));
@@ -469,16 +514,13 @@ void h_delete_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  dv_value old = {.type = DV_NONE};
-  int rc = st_item_get(t, &req.key, r->arena, &old);
-  if (rc != ST_OK) {
-    reply_storage_error(r, rc, "DeleteItem read");
-    return;
-  }
+  dv_value old;
+  if (read_old(r, t, &req.key, "DeleteItem read", &old)) return;
+  if (condition_holds(r, t, req.condition, &old, req.rvcf_all_old)) return;
   uint64_t lsn = table_wait_lsn(t);
   if (old.type == DV_M) { /* deleting a missing item writes nothing */
     st_write_req w = {.table = t, .op = ST_DEL, .item = &req.key};
-    rc = st_write(s->db, &w, 1, &lsn);
+    int rc = st_write(s->db, &w, 1, &lsn);
     if (rc != ST_OK) {
       reply_storage_error(r, rc, "DeleteItem");
       return;
@@ -488,5 +530,104 @@ void h_delete_item(df_req *r) {
   int old_found = old.type == DV_M;
   if (req.rv == P_RV_ALL_OLD && old_found) json_object_set_new(out, "Attributes", p_item_to_json(&old));
   add_capacity(out, req.table_name, p_write_units(0, old_found ? dv_item_size(&old) : 0, old_found), req.rcc);
+  df_reply_json(r, out, lsn);
+}
+
+/* 1 if applying u to a missing item creates it. An update with only REMOVE
+ * / DELETE actions has nothing to remove from a missing item and creates
+ * nothing (the legacy documentation says so of AttributeUpdates DELETE:
+ * "If no item with the specified key is found: Nothing happens"; the spec
+ * leaves the expression case unverified, expressions.md 6 "missing item",
+ * and we answer it the same way). Any SET or ADD upserts the item from its
+ * key, and so does an update with no action at all (UpdateItem with only a
+ * Key creates a key-only item). */
+static int update_creates(const expr_update *u) {
+  if (u->n == 0) return 1;
+  for (uint32_t i = 0; i < u->n; i++)
+    if (u->actions[i].kind == EXPR_ACT_SET || u->actions[i].kind == EXPR_ACT_ADD) return 1;
+  return 0;
+}
+
+void h_update_item(df_req *r) {
+  df_server *s = r->srv;
+  p_update_item req;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_update_item(r->body, r->arena, &req, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table *t = item_table(r, req.table_name);
+  if (!t) return;
+  p_key_schema ks;
+  key_schema_of(t, &ks);
+  if (p_check_update_item(&ks, &req, &e) != 0) { /* key vs schema, then key attributes */
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  dv_value old;
+  if (read_old(r, t, &req.key, "UpdateItem read", &old)) return;
+  const dv_value *oldp = old.type == DV_M ? &old : NULL;
+
+  /* Item-dependent errors, ranked (protocol.md 2.1 step 13): the update is
+   * applied to a copy first; an item-size error found there answers before
+   * the condition (expressions.md 6 "result size": checked before the
+   * condition), then a failed condition, then the other runtime errors
+   * (operand types, missing right-hand sides, document paths), so that the
+   * usual "update only if it exists" idiom -- attribute_exists(pk) with
+   * SET n = n + :one on a missing item -- answers
+   * ConditionalCheckFailedException. */
+  dv_value nw;
+  expr_changes ch;
+  p_error ue;
+  p_error_init(&ue);
+  int bad_update = expr_apply_update(req.update, oldp, &req.key, &ks, 0, r->arena, &nw, &ch, &ue) != 0;
+  /* These answers depend on the item as read: they wait for its newest
+   * change, like a read. */
+  if (bad_update && ue.msg && !strcmp(ue.msg, EXPR_MSG_ITEM_TOO_BIG)) {
+    df_reply_error(r, &ue, table_wait_lsn(t));
+    return;
+  }
+  if (condition_holds(r, t, req.condition, &old, req.rvcf_all_old)) {
+    p_error_clear(&ue);
+    return;
+  }
+  if (bad_update) {
+    df_reply_error(r, &ue, table_wait_lsn(t));
+    return;
+  }
+
+  int write = oldp || update_creates(req.update);
+  uint64_t lsn = table_wait_lsn(t);
+  if (write) {
+    st_write_req w = {.table = t, .op = ST_PUT, .item = &nw};
+    int rc = st_write(s->db, &w, 1, &lsn);
+    if (rc != ST_OK) {
+      reply_storage_error(r, rc, "UpdateItem");
+      return;
+    }
+  }
+  json_t *out = json_object();
+  dv_value attrs = {.type = DV_NONE};
+  switch (req.rv) {
+    case P_RV_ALL_OLD:
+      if (oldp) attrs = old;
+      break;
+    case P_RV_ALL_NEW:
+      if (write) attrs = nw;
+      break;
+    case P_RV_UPDATED_OLD:
+      expr_updated_values(&ch, EXPR_UPDATED_OLD, r->arena, &attrs);
+      break;
+    case P_RV_UPDATED_NEW:
+      if (write) expr_updated_values(&ch, EXPR_UPDATED_NEW, r->arena, &attrs);
+      break;
+    case P_RV_NONE:
+      break;
+  }
+  if (attrs.type == DV_M && attrs.n > 0) json_object_set_new(out, "Attributes", p_item_to_json(&attrs));
+  add_capacity(out, req.table_name,
+               p_write_units(write ? dv_item_size(&nw) : 0, oldp ? dv_item_size(oldp) : 0, oldp != NULL),
+               req.rcc);
   df_reply_json(r, out, lsn);
 }

@@ -73,8 +73,15 @@ void h_delete_table(df_req *r);
 void h_put_item(df_req *r);
 void h_get_item(df_req *r);
 void h_delete_item(df_req *r);
+void h_update_item(df_req *r);
 void h_describe_endpoints(df_req *r);
 void h_describe_limits(df_req *r);
+/* Batch handlers (handlers_batch.c). */
+void h_batch_write_item(df_req *r);
+void h_batch_get_item(df_req *r);
+/* Query and Scan handlers (handlers_query.c). */
+void h_query(df_req *r);
+void h_scan(df_req *r);
 
 /* handlers.c state: set up and torn down around the loop. */
 int df_tables_init(df_server *s);

@@ -5,8 +5,9 @@
  * argument when it is a directory) holds one JSON file per case, in folders
  * by category:
  *
- *   {"op": "PutItem" | "GetItem" | "DeleteItem" | "CreateTable" | "DescribeTable"
- *          | "DeleteTable" | "ListTables" | "Value" | "Item",
+ *   {"op": "PutItem" | "GetItem" | "DeleteItem" | "UpdateItem" | "CreateTable" | "DescribeTable"
+ *          | "DeleteTable" | "ListTables" | "Value" | "Item"
+ *          | "BatchWriteItem" | "BatchGetItem" | "Query" | "Scan",
  *    "request": <body, or the AttributeValue / item for Value / Item>,
  *    "layer": "current" | "older"            (Value / Item only, default current),
  *    "schema": {"hash": ["pk","S"], "range": ["sk","N"]}
@@ -18,10 +19,20 @@
  *               "limit": 5, "exclusive_start": "x", "size": 12, "rvcf_all_old": true,
  *               "key_schema": {"hash": [...], "range": [...]},
  *               "description": {<members that p_table_description must produce>},
- *               "description_absent": ["BillingModeSummary"]}}
+ *               "description_absent": ["BillingModeSummary"],
+ *               "condition": "(= a :v)" | null, "update": "(update (SET a :v))",
+ *               "projection": "(projection a b.c)" | null   (expr_print renderings of the
+ *                                            parsed trees; null = the request has none)}}
  *
  * A case runs the parse function, then (if it passed and a schema is given)
  * the schema check, and compares the first failure or the success fields.
+ * Query / Scan compare "query": {member: value} against the rendering of
+ * the parsed (and, with a schema, checked) request (query_case).
+ * Batch ops run the schema check of every table with the one schema, and
+ * compare "request_items": the parsed request rendered back as wire JSON
+ * (BatchWriteItem {"t":[{"PutRequest":{"Item":..}} | {"DeleteRequest":{"Key":..}}]},
+ * BatchGetItem {"t": p_batch_get_unprocessed(t, 0)}), "count" (requests or
+ * keys over all tables), "rcc" and "ricm_size".
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -30,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "protocol/expr.h"
 #include "protocol/protocol.h"
 #include "tests/testlib.h"
 
@@ -803,6 +815,112 @@ static int cmp_int(const char *file, const char *what, long long got, const json
   return fail(file, what, g, w);
 }
 
+/* A printed tree (malloc'd, taken; NULL = no tree) against "want": a string,
+ * or JSON null for "no tree"; absent = not compared. */
+static int cmp_tree(const char *file, const char *what, char *got, const json_t *want) {
+  int bad = 0;
+  if (want && json_is_null(want)) {
+    if (got) bad = fail(file, what, got, "(none)");
+  } else if (want) {
+    bad = cmp_str(file, what, got, want);
+  }
+  free(got);
+  return bad;
+}
+
+/* Batch ops: parse, then (schema given) every table's check; on success
+ * *rendered is the request rendered back (see the header comment). */
+static int batch_case(const char *op, const json_t *req, const p_key_schema *ks, dv_arena *a, p_error *e,
+                      json_t **rendered, size_t *count, p_rcc *rcc, int *ricm) {
+  json_t *out = json_object();
+  int rc;
+  if (!strcmp(op, "BatchWriteItem")) {
+    p_batch_write bw;
+    rc = p_parse_batch_write(req, a, &bw, e);
+    for (size_t i = 0; rc == 0 && ks && i < bw.n_tables; i++)
+      rc = p_check_batch_write_table(ks, &bw.tables[i], e);
+    for (size_t i = 0; rc == 0 && i < bw.n_tables; i++) {
+      json_t *list = json_array();
+      for (size_t j = 0; j < bw.tables[i].n_reqs; j++) {
+        const p_batch_write_req *q = &bw.tables[i].reqs[j];
+        json_array_append_new(list, json_pack("{s:{s:o}}", q->is_put ? "PutRequest" : "DeleteRequest",
+                                              q->is_put ? "Item" : "Key", p_item_to_json(&q->item)));
+      }
+      json_object_set_new(out, bw.tables[i].table_name, list);
+    }
+    if (rc == 0) {
+      *count = bw.n_reqs;
+      *rcc = bw.rcc;
+      *ricm = bw.ricm_size;
+    }
+  } else {
+    p_batch_get bg;
+    rc = p_parse_batch_get(req, a, &bg, e);
+    for (size_t i = 0; rc == 0 && ks && i < bg.n_tables; i++)
+      rc = p_check_batch_get_table(ks, &bg.tables[i], e);
+    for (size_t i = 0; rc == 0 && i < bg.n_tables; i++)
+      json_object_set_new(out, bg.tables[i].table_name, p_batch_get_unprocessed(&bg.tables[i], 0));
+    if (rc == 0) {
+      *count = bg.n_keys;
+      *rcc = bg.rcc;
+    }
+  }
+  if (rc == 0)
+    *rendered = out;
+  else
+    json_decref(out);
+  return rc;
+}
+
+/* Query / Scan: parse, then (schema given) p_check_query / p_check_scan; on
+ * success *summary renders the parsed request: table_name, index_name,
+ * select, limit, consistent, forward, rcc, segment, total_segments, esk
+ * (wire JSON or null), key_cond / filter (expr_print or null),
+ * legacy_filter, projection (expr_print_projection or null) and, for a
+ * checked Query, range {hash, lo, lo_excl, hi, hi_excl, one_row}. */
+static json_t *av_or_null(const dv_value *v) {
+  return v && v->type != DV_NONE ? p_value_to_json(v) : json_null();
+}
+static json_t *str_or_null(char *s) {
+  json_t *j = s ? json_string(s) : json_null();
+  free(s);
+  return j;
+}
+static int query_case(const char *op, const json_t *req, const p_key_schema *ks, dv_arena *a, p_error *e,
+                      json_t **summary) {
+  static const char *const sel[] = {"ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES",
+                                    "COUNT"};
+  p_query q;
+  p_query_range rg;
+  int scan = !strcmp(op, "Scan");
+  int rc = scan ? p_parse_scan(req, a, &q, e) : p_parse_query(req, a, &q, e);
+  if (rc == 0 && ks) rc = scan ? p_check_scan(ks, &q, e) : p_check_query(ks, &q, a, &rg, e);
+  if (rc != 0) return rc;
+  json_t *o = json_object();
+  json_object_set_new(o, "table_name", json_string(q.table_name));
+  json_object_set_new(o, "index_name", q.index_name ? json_string(q.index_name) : json_null());
+  json_object_set_new(o, "select", json_string(sel[q.select]));
+  json_object_set_new(o, "limit", json_integer(q.limit));
+  json_object_set_new(o, "consistent", json_boolean(q.consistent));
+  json_object_set_new(o, "forward", json_boolean(q.forward));
+  json_object_set_new(o, "rcc", json_string(rcc_name(q.rcc)));
+  json_object_set_new(o, "segment", json_integer(q.segment));
+  json_object_set_new(o, "total_segments", json_integer(q.total_segments));
+  json_object_set_new(o, "esk", q.esk.type == DV_M ? p_item_to_json(&q.esk) : json_null());
+  json_object_set_new(o, "key_cond", str_or_null(q.key_cond ? expr_print(q.key_cond) : NULL));
+  json_object_set_new(o, "filter", str_or_null(q.filter ? expr_print(q.filter) : NULL));
+  json_object_set_new(o, "legacy_filter", json_boolean(q.legacy_filter));
+  json_object_set_new(o, "projection",
+                      str_or_null(q.projection ? expr_print_projection(q.projection) : NULL));
+  if (!scan && ks)
+    json_object_set_new(o, "range",
+                        json_pack("{s:o,s:o,s:b,s:o,s:b,s:b}", "hash", av_or_null(rg.hash), "lo",
+                                  av_or_null(rg.lo), "lo_excl", rg.lo_excl, "hi", av_or_null(rg.hi),
+                                  "hi_excl", rg.hi_excl, "one_row", rg.one_row));
+  *summary = o;
+  return 0;
+}
+
 static int run_case(const char *file) {
   json_error_t je;
   json_t *c = json_load_file(file, 0, &je);
@@ -828,10 +946,14 @@ static int run_case(const char *file) {
   p_put_item put;
   p_get_item get;
   p_delete_item del;
+  p_update_item upd;
   p_create_table ct = {0};
   p_list_tables lt;
   const char *name = NULL;
   dv_value val;
+  size_t batch_count = 0;
+  p_rcc batch_rcc = P_RCC_NONE;
+  int batch_ricm = 0;
   if (!strcmp(op, "PutItem")) {
     rc = p_parse_put_item(req, a, &put, &e);
     if (rc == 0 && schema) rc = p_check_put_item(&ks, &put.item, &e);
@@ -844,6 +966,10 @@ static int run_case(const char *file) {
     rc = p_parse_delete_item(req, a, &del, &e);
     if (rc == 0 && schema) rc = p_check_key(&ks, &del.key, &e);
     if (rc == 0) got_item = p_item_to_json(&del.key);
+  } else if (!strcmp(op, "UpdateItem")) {
+    rc = p_parse_update_item(req, a, &upd, &e);
+    if (rc == 0 && schema) rc = p_check_update_item(&ks, &upd, &e);
+    if (rc == 0) got_item = p_item_to_json(&upd.key);
   } else if (!strcmp(op, "CreateTable")) {
     rc = p_parse_create_table(req, &k_ctx, a, &ct, &e);
     if (rc == 0) {
@@ -856,6 +982,10 @@ static int run_case(const char *file) {
     rc = p_parse_table_name(req, a, &name, &e);
   } else if (!strcmp(op, "ListTables")) {
     rc = p_parse_list_tables(req, a, &lt, &e);
+  } else if (!strcmp(op, "BatchWriteItem") || !strcmp(op, "BatchGetItem")) {
+    rc = batch_case(op, req, schema ? &ks : NULL, a, &e, &got_item, &batch_count, &batch_rcc, &batch_ricm);
+  } else if (!strcmp(op, "Query") || !strcmp(op, "Scan")) {
+    rc = query_case(op, req, schema ? &ks : NULL, a, &e, &got_item);
   } else if (!strcmp(op, "Value")) {
     rc = p_value_from_json(req, 1, layer, a, &val, &e);
     if (rc == 0) got_item = p_value_to_json(&val);
@@ -887,8 +1017,30 @@ static int run_case(const char *file) {
   }
   const json_t *w;
   if ((w = json_object_get(exp, "item")) || (w = json_object_get(exp, "key")) ||
-      (w = json_object_get(exp, "value")))
+      (w = json_object_get(exp, "value")) || (w = json_object_get(exp, "request_items")))
     bad |= cmp_json(file, "item", got_item, w);
+  if ((w = json_object_get(exp, "query"))) { /* Query / Scan: the members given */
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)w, k, v) {
+      char what[64];
+      snprintf(what, sizeof what, "query.%s", k);
+      bad |= cmp_json(file, what, json_object_get(got_item, k), v);
+    }
+  }
+  if (!strncmp(op, "Batch", 5)) {
+    bad |= cmp_int(file, "count", (long long)batch_count, json_object_get(exp, "count"));
+    bad |= cmp_str(file, "rcc", rcc_name(batch_rcc), json_object_get(exp, "rcc"));
+    bad |= cmp_int(file, "ricm_size", batch_ricm, json_object_get(exp, "ricm_size"));
+  }
+  if (!strcmp(op, "PutItem") || !strcmp(op, "DeleteItem") || !strcmp(op, "UpdateItem")) {
+    const struct expr_node *cond =
+        !strcmp(op, "PutItem") ? put.condition : !strcmp(op, "DeleteItem") ? del.condition : upd.condition;
+    bad |= cmp_tree(file, "condition", cond ? expr_print(cond) : NULL, json_object_get(exp, "condition"));
+  }
+  if (!strcmp(op, "GetItem"))
+    bad |= cmp_tree(file, "projection", get.projection ? expr_print_projection(get.projection) : NULL,
+                    json_object_get(exp, "projection"));
   if (!strcmp(op, "PutItem")) {
     bad |= cmp_str(file, "table_name", put.table_name, json_object_get(exp, "table_name"));
     bad |= cmp_str(file, "rv", rv_name(put.rv), json_object_get(exp, "rv"));
@@ -900,6 +1052,12 @@ static int run_case(const char *file) {
     bad |= cmp_str(file, "rv", rv_name(del.rv), json_object_get(exp, "rv"));
     bad |= cmp_str(file, "rcc", rcc_name(del.rcc), json_object_get(exp, "rcc"));
     bad |= cmp_int(file, "rvcf_all_old", del.rvcf_all_old, json_object_get(exp, "rvcf_all_old"));
+  } else if (!strcmp(op, "UpdateItem")) {
+    bad |= cmp_str(file, "table_name", upd.table_name, json_object_get(exp, "table_name"));
+    bad |= cmp_str(file, "rv", rv_name(upd.rv), json_object_get(exp, "rv"));
+    bad |= cmp_str(file, "rcc", rcc_name(upd.rcc), json_object_get(exp, "rcc"));
+    bad |= cmp_int(file, "rvcf_all_old", upd.rvcf_all_old, json_object_get(exp, "rvcf_all_old"));
+    bad |= cmp_tree(file, "update", expr_print_update(upd.update), json_object_get(exp, "update"));
   } else if (!strcmp(op, "GetItem")) {
     bad |= cmp_str(file, "table_name", get.table_name, json_object_get(exp, "table_name"));
     bad |= cmp_str(file, "rcc", rcc_name(get.rcc), json_object_get(exp, "rcc"));
@@ -1089,6 +1247,11 @@ static void sweep_one(const char *op, const json_t *req0) {
       p_delete_item x;
       rc = p_parse_delete_item(req, a, &x, &e);
       if (rc == 0) rc = p_check_key(&ks, &x.key, &e);
+    } else if (!strcmp(op, "UpdateItem")) {
+      p_update_item x;
+      rc = p_parse_update_item(req, a, &x, &e);
+      if (rc == 0) rc = p_check_update_item(&ks, &x, &e);
+      if (rc == 0) free(expr_print_update(x.update));
     } else if (!strcmp(op, "CreateTable")) {
       p_create_table x;
       rc = p_parse_create_table(req, &k_ctx, a, &x, &e);
@@ -1096,6 +1259,17 @@ static void sweep_one(const char *op, const json_t *req0) {
         json_decref(p_table_description(&k_ctx, x.table_name, &x.key, x.meta, 1.0, "ACTIVE", 0, 0));
         json_decref(x.meta);
       }
+    } else if (!strncmp(op, "Batch", 5)) {
+      json_t *r = NULL;
+      size_t cnt;
+      p_rcc rc2;
+      int ricm;
+      rc = batch_case(op, req, &ks, a, &e, &r, &cnt, &rc2, &ricm);
+      json_decref(r);
+    } else if (!strcmp(op, "Query") || !strcmp(op, "Scan")) {
+      json_t *r = NULL;
+      rc = query_case(op, req, &ks, a, &e, &r);
+      json_decref(r);
     } else if (!strcmp(op, "ListTables")) {
       p_list_tables x;
       rc = p_parse_list_tables(req, a, &x, &e);

@@ -1,0 +1,207 @@
+/*
+ * handlers_batch.c -- BatchWriteItem and BatchGetItem (operations.md 5.6,
+ * 5.7): the handlers that join protocol/batch.c to storage.
+ *
+ * Both follow protocol.md 2.1's order for the whole call: every request
+ * check without a table (p_parse_batch_*), then every table's lookup (one
+ * missing or CREATING table answers RNF for the whole call), then each
+ * table's schema checks in request order, then the work.
+ *
+ * BatchWriteItem is all or nothing: nothing is written unless the whole
+ * request passed, and then every request of the call goes into ONE
+ * st_write batch -- one log record, so after a crash either all of the
+ * call's writes are present or none. The reply waits for that record to be
+ * durable. UnprocessedItems is always {} (a local server never throttles).
+ *
+ * BatchGetItem reads key by key in request order; once the items gathered
+ * pass 16 MB, the keys not yet read go to UnprocessedKeys with their table's
+ * options (SDKs loop on it). The reply waits for the newest change to any of
+ * the tables read.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/server.h"
+
+static const char *const k_ns = ""; /* the default namespace (as handlers.c) */
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void reply_storage_error(df_req *r, int rc, const char *what) {
+  df_log(r->srv, DF_LOG_ERROR, "%s failed: %s (%s)", what, st_strerror(rc), st_errname(rc));
+  p_error e;
+  p_error_init(&e);
+  p_error_set(&e, P_INTERNAL, "The server encountered an internal error trying to fulfill the request.");
+  df_reply_error(r, &e, 0);
+}
+
+static void key_schema_of(const st_table *t, p_key_schema *ks) {
+  const st_table_def *d = st_table_info(t);
+  ks->hash_name = d->hash.name;
+  ks->hash_type = d->hash.type;
+  ks->range_name = d->range.name;
+  ks->range_type = d->range.name ? d->range.type : DV_NONE;
+}
+
+/* The table for an item operation, or NULL when it is missing or still
+ * CREATING (operations.md 5.0), as handlers.c's item_table. */
+static st_table *find_item_table(df_server *s, const char *name) {
+  st_table *t = st_table_find(s->db, k_ns, name);
+  if (!t) return NULL;
+  if (s->cfg.create_delay_ms > 0 &&
+      now_seconds() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0)
+    return NULL;
+  return t;
+}
+
+static void reply_not_found(df_req *r) {
+  p_error e;
+  p_error_init(&e);
+  p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found");
+  df_reply_error(r, &e, 0);
+}
+
+/* Appends the table's ConsumedCapacity (if asked for) to the list. */
+static void add_capacity(json_t *list, const char *table, double units, p_rcc rcc) {
+  json_t *cc = p_consumed_capacity(table, units, rcc);
+  if (cc) json_array_append_new(list, cc);
+}
+
+/* ---- BatchWriteItem ------------------------------------------------------------ */
+
+void h_batch_write_item(df_req *r) {
+  df_server *s = r->srv;
+  p_batch_write req;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_batch_write(r->body, r->arena, &req, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table **tables = dv_arena_alloc(r->arena, sizeof(*tables) * req.n_tables);
+  for (size_t i = 0; i < req.n_tables; i++) {
+    tables[i] = find_item_table(s, req.tables[i].table_name);
+    if (!tables[i]) {
+      reply_not_found(r);
+      return;
+    }
+  }
+  for (size_t i = 0; i < req.n_tables; i++) {
+    p_key_schema ks;
+    key_schema_of(tables[i], &ks);
+    if (p_check_batch_write_table(&ks, &req.tables[i], &e) != 0) {
+      df_reply_error(r, &e, 0);
+      return;
+    }
+  }
+  /* Write units need the old items' sizes: read them before the write. */
+  double *units = dv_arena_calloc(r->arena, sizeof(double) * req.n_tables);
+  st_write_req *w = dv_arena_alloc(r->arena, sizeof(*w) * req.n_reqs);
+  size_t n = 0;
+  for (size_t i = 0; i < req.n_tables; i++) {
+    const p_batch_write_table *bt = &req.tables[i];
+    for (size_t j = 0; j < bt->n_reqs; j++) {
+      const p_batch_write_req *q = &bt->reqs[j];
+      if (req.rcc != P_RCC_NONE) {
+        dv_value old = {.type = DV_NONE};
+        int rc = st_item_get(tables[i], &q->item, r->arena, &old);
+        if (rc != ST_OK) {
+          reply_storage_error(r, rc, "BatchWriteItem read");
+          return;
+        }
+        int found = old.type == DV_M;
+        units[i] +=
+            p_write_units(q->is_put ? dv_item_size(&q->item) : 0, found ? dv_item_size(&old) : 0, found);
+      }
+      w[n++] = (st_write_req){.table = tables[i], .op = q->is_put ? ST_PUT : ST_DEL, .item = &q->item};
+    }
+  }
+  uint64_t lsn = 0;
+  int rc = st_write(s->db, w, n, &lsn);
+  if (rc != ST_OK) {
+    reply_storage_error(r, rc, "BatchWriteItem");
+    return;
+  }
+  json_t *out = json_object();
+  json_object_set_new(out, "UnprocessedItems", json_object());
+  if (req.rcc != P_RCC_NONE) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < req.n_tables; i++) add_capacity(list, req.tables[i].table_name, units[i], req.rcc);
+    json_object_set_new(out, "ConsumedCapacity", list);
+  }
+  /* ItemCollectionMetrics: only for tables with an LSI (none yet). */
+  df_reply_json(r, out, lsn);
+}
+
+/* ---- BatchGetItem -------------------------------------------------------------- */
+
+void h_batch_get_item(df_req *r) {
+  df_server *s = r->srv;
+  p_batch_get req;
+  p_error e;
+  p_error_init(&e);
+  if (p_parse_batch_get(r->body, r->arena, &req, &e) != 0) {
+    df_reply_error(r, &e, 0);
+    return;
+  }
+  st_table **tables = dv_arena_alloc(r->arena, sizeof(*tables) * req.n_tables);
+  for (size_t i = 0; i < req.n_tables; i++) {
+    tables[i] = find_item_table(s, req.tables[i].table_name);
+    if (!tables[i]) {
+      reply_not_found(r);
+      return;
+    }
+  }
+  uint64_t wait_lsn = 0;
+  for (size_t i = 0; i < req.n_tables; i++) {
+    p_key_schema ks;
+    key_schema_of(tables[i], &ks);
+    if (p_check_batch_get_table(&ks, &req.tables[i], &e) != 0) {
+      df_reply_error(r, &e, 0);
+      return;
+    }
+    uint64_t l = st_table_last_lsn(tables[i]);
+    if (l > wait_lsn) wait_lsn = l;
+  }
+  json_t *responses = json_object();
+  json_t *unprocessed = json_object();
+  json_t *capacity = req.rcc != P_RCC_NONE ? json_array() : NULL;
+  size_t bytes = 0; /* DynamoDB size of the items gathered so far */
+  for (size_t i = 0; i < req.n_tables; i++) {
+    const p_batch_get_table *bt = &req.tables[i];
+    json_t *items = json_array();
+    double units = 0;
+    size_t j = 0;
+    for (; j < bt->n_keys && bytes <= P_BATCH_GET_MAX_BYTES; j++) {
+      dv_value item = {.type = DV_NONE};
+      int rc = st_item_get(tables[i], &bt->keys[j], r->arena, &item);
+      if (rc != ST_OK) {
+        json_decref(items);
+        json_decref(responses);
+        json_decref(unprocessed);
+        json_decref(capacity);
+        reply_storage_error(r, rc, "BatchGetItem");
+        return;
+      }
+      int found = item.type == DV_M;
+      units += p_read_units(found ? dv_item_size(&item) : 0, found, bt->consistent);
+      if (!found) continue;
+      if (bt->attrs_to_get) item = p_project_attrs(&item, bt->attrs_to_get, bt->n_attrs_to_get, r->arena);
+      bytes += dv_item_size(&item);
+      json_array_append_new(items, p_item_to_json(&item));
+    }
+    json_object_set_new(responses, bt->table_name, items);
+    if (j < bt->n_keys) json_object_set_new(unprocessed, bt->table_name, p_batch_get_unprocessed(bt, j));
+    if (capacity && j > 0) add_capacity(capacity, bt->table_name, units, req.rcc);
+  }
+  json_t *out = json_object();
+  json_object_set_new(out, "Responses", responses);
+  json_object_set_new(out, "UnprocessedKeys", unprocessed);
+  if (capacity) json_object_set_new(out, "ConsumedCapacity", capacity);
+  df_reply_json(r, out, wait_lsn);
+}
