@@ -526,8 +526,36 @@ static int bg_constraints(const json_t *body, p_error *err) {
  * whole request. */
 static int bg_table(const char *name, const json_t *ka, dv_arena *a, p_batch_get_table *t, size_t *count,
                     p_error *err) {
-  if (p__member_get(ka, "ProjectionExpression")) return p__unsupported(err, "ProjectionExpression");
-  if (p__member_get(ka, "ExpressionAttributeNames")) return p__unsupported(err, "ExpressionAttributeNames");
+  /* Projection first, as GetItem does (expressions.md 9): mixing with
+   * AttributesToGet, names without an expression, the expression, unused
+   * names. */
+  static const char *const legacy[] = {"AttributesToGet", NULL};
+  static const char *const exprs[] = {"ProjectionExpression", NULL};
+  p__req_exprs x;
+  if (p__exprs_begin(ka, legacy, exprs, false, a, &x, err)) return -1;
+  const json_t *pe = p__member_get(ka, "ProjectionExpression");
+  if (pe) {
+    if (expr_parse_projection(json_string_value(pe), json_string_length(pe), x.ean, &x.usage, a,
+                              &t->projection, err))
+      return -1;
+    t->projection_text = dv_arena_strndup(a, json_string_value(pe), json_string_length(pe));
+  }
+  if (expr_check_unused(x.ean, NULL, &x.usage, err)) return -1;
+  const json_t *ean = p__member_get(ka, "ExpressionAttributeNames");
+  if (ean) {
+    /* Kept as sent, for UnprocessedKeys. */
+    size_t nn = json_object_size(ean), i = 0;
+    t->ean_keys = dv_arena_alloc(a, sizeof(char *) * (nn ? nn : 1));
+    t->ean_values = dv_arena_alloc(a, sizeof(char *) * (nn ? nn : 1));
+    const char *ek;
+    const json_t *ev;
+    json_object_foreach((json_t *)ean, ek, ev) {
+      t->ean_keys[i] = dv_arena_strndup(a, ek, strlen(ek));
+      t->ean_values[i] = dv_arena_strndup(a, json_string_value(ev), json_string_length(ev));
+      i++;
+    }
+    t->n_ean = i;
+  }
   const json_t *keys = p__member_get(ka, "Keys");
   size_t n = json_array_size(keys);
   t->table_name = dv_arena_strndup(a, name, strlen(name));
@@ -555,6 +583,7 @@ static int bg_table(const char *name, const json_t *ka, dv_arena *a, p_batch_get
     }
     t->attrs_to_get = names;
     t->n_attrs_to_get = k;
+    t->projection = expr_projection_from_names(names, k, a);
   }
   const json_t *cr = p__member_get(ka, "ConsistentRead");
   t->consistent_given = cr != NULL;
@@ -597,6 +626,12 @@ json_t *p_batch_get_unprocessed(const p_batch_get_table *t, size_t from) {
     for (size_t i = 0; i < t->n_attrs_to_get; i++)
       json_array_append_new(names, json_string(t->attrs_to_get[i]));
     json_object_set_new(o, "AttributesToGet", names);
+  }
+  if (t->projection_text) json_object_set_new(o, "ProjectionExpression", json_string(t->projection_text));
+  if (t->n_ean) {
+    json_t *names = json_object();
+    for (size_t i = 0; i < t->n_ean; i++) json_object_set_new(names, t->ean_keys[i], json_string(t->ean_values[i]));
+    json_object_set_new(o, "ExpressionAttributeNames", names);
   }
   if (t->consistent_given) json_object_set_new(o, "ConsistentRead", json_boolean(t->consistent));
   return o;

@@ -256,16 +256,6 @@ static int write_rv_rule(const json_t *body, bool old, p_return_values *rv, p_er
 
 /* ---- expressions ------------------------------------------------------------------ */
 
-/* The ExpressionAttributeNames / Values of one request and which of their
- * entries its expressions used. */
-typedef struct req_exprs {
-  expr_names ean_s;  /* converted names (valid when ean != NULL) */
-  expr_names *ean;   /* &ean_s, or NULL when the member is absent */
-  expr_values eav_s; /* converted values (valid when eav != NULL) */
-  expr_values *eav;  /* &eav_s, or NULL when the member is absent */
-  expr_usage usage;  /* used entries, over all expressions of the request */
-} req_exprs;
-
 /* Appends the names of the members of body present in list to b ("A, B"),
  * returns how many. An empty-string expression counts as present. */
 static int members_present(const json_t *body, const char *const *list, p__sbuf *b) {
@@ -283,8 +273,8 @@ static int members_present(const json_t *body, const char *const *list, p__sbuf 
  * expression (eav_member: the operation has an ExpressionAttributeValues
  * member; every expression of such an operation takes values), then the two
  * maps converted. Bare messages. */
-static int exprs_begin(const json_t *body, const char *const *legacy, const char *const *exprs,
-                       bool eav_member, dv_arena *a, req_exprs *x, p_error *err) {
+int p__exprs_begin(const json_t *body, const char *const *legacy, const char *const *exprs,
+                   bool eav_member, dv_arena *a, p__req_exprs *x, p_error *err) {
   memset(x, 0, sizeof *x);
   p__sbuf lb = {0}, eb = {0};
   int nl = members_present(body, legacy, &lb), ne = members_present(body, exprs, &eb);
@@ -318,7 +308,7 @@ static int exprs_begin(const json_t *body, const char *const *legacy, const char
 }
 
 /* ConditionExpression, if present. */
-static int parse_condition(const json_t *body, req_exprs *x, dv_arena *a, struct expr_node **out,
+static int parse_condition(const json_t *body, p__req_exprs *x, dv_arena *a, struct expr_node **out,
                            p_error *err) {
   const json_t *j = p__member_get(body, "ConditionExpression");
   *out = NULL;
@@ -356,8 +346,8 @@ static const char *const k_get_exprs[] = {"ProjectionExpression", NULL};
 static int write_semantics(const json_t *body, const char *map_member, bool old, dv_arena *a,
                            p_return_values *rv, dv_value *map, struct expr_node **cond, p_error *err) {
   if (write_rv_rule(body, old, rv, err)) return -1;
-  req_exprs x;
-  if (exprs_begin(body, k_put_legacy, k_put_exprs, true, a, &x, err)) return envelope(err, old);
+  p__req_exprs x;
+  if (p__exprs_begin(body, k_put_legacy, k_put_exprs, true, a, &x, err)) return envelope(err, old);
   if (parse_condition(body, &x, a, cond, err)) return envelope(err, old);
   if (expr_check_unused(x.ean, x.eav, &x.usage, err)) return envelope(err, old);
   if (p__item_convert(p__member_get(body, map_member), P_LAYER_CURRENT, a, map, err))
@@ -448,8 +438,8 @@ int p_parse_update_item(const json_t *body, dv_arena *a, p_update_item *out, p_e
   bool old = request_too_deep(body, "Key") || !p__member_get(body, "Key");
   if (update_constraints(body, old, err)) return -1;
 
-  req_exprs x;
-  if (exprs_begin(body, k_update_legacy, k_update_exprs, true, a, &x, err)) return envelope(err, old);
+  p__req_exprs x;
+  if (p__exprs_begin(body, k_update_legacy, k_update_exprs, true, a, &x, err)) return envelope(err, old);
   const json_t *ue = p__member_get(body, "UpdateExpression");
   if (ue && expr_parse_update(json_string_value(ue), json_string_length(ue), x.ean, x.eav, &x.usage, a,
                               &out->update, err))
@@ -489,8 +479,8 @@ int p_parse_get_item(const json_t *body, dv_arena *a, p_get_item *out, p_error *
   if (p__verrs_finish(&v, err)) return -1;
 
   /* GetItem has no ExpressionAttributeValues member: one sent is ignored. */
-  req_exprs x;
-  if (exprs_begin(body, k_get_legacy, k_get_exprs, false, a, &x, err)) return -1;
+  p__req_exprs x;
+  if (p__exprs_begin(body, k_get_legacy, k_get_exprs, false, a, &x, err)) return -1;
   const json_t *pe = p__member_get(body, "ProjectionExpression");
   if (pe && expr_parse_projection(json_string_value(pe), json_string_length(pe), x.ean, &x.usage, a,
                                   &out->projection, err))

@@ -330,6 +330,11 @@ typedef struct p_batch_get_table {
   int consistent_given;      /* ConsistentRead was sent (echoed in UnprocessedKeys) */
   const char **attrs_to_get; /* AttributesToGet (legacy projection), NULL if absent */
   size_t n_attrs_to_get;     /* names in attrs_to_get (duplicates rejected) */
+  struct expr_projection *projection; /* ProjectionExpression or AttributesToGet as paths; NULL = all */
+  const char *projection_text; /* ProjectionExpression as sent (for UnprocessedKeys), NULL if absent */
+  const char **ean_keys;     /* ExpressionAttributeNames as sent: names ... */
+  const char **ean_values;   /* ... and their values */
+  size_t n_ean;              /* entries in ean_keys / ean_values */
 } p_batch_get_table;
 
 typedef struct p_batch_get {

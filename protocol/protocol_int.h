@@ -141,4 +141,25 @@ int p__unsupported(p_error *err, const char *member);
 /* Parses the ReturnConsumedCapacity string (already constraint-checked). */
 p_rcc p__rcc_from(const char *s);
 
+/* ---- expression members of a request (items.c) ------------------------------ */
+
+#include "protocol/expr.h"
+
+/* The ExpressionAttributeNames / Values of one request and which of their
+ * entries its expressions used. */
+typedef struct p__req_exprs {
+  expr_names ean_s;  /* converted names (valid when ean != NULL) */
+  expr_names *ean;   /* &ean_s, or NULL when the member is absent */
+  expr_values eav_s; /* converted values (valid when eav != NULL) */
+  expr_values *eav;  /* &eav_s, or NULL when the member is absent */
+  expr_usage usage;  /* used entries, over all expressions of the request */
+} p__req_exprs;
+
+/* Mixing of the legacy members and the expression members present in body,
+ * names / values given without an expression (eav_member: the operation has
+ * an ExpressionAttributeValues member), then the two maps converted (current
+ * layer). Bare messages; the caller adds any envelope. */
+int p__exprs_begin(const json_t *body, const char *const *legacy, const char *const *exprs, bool eav_member,
+                   dv_arena *a, p__req_exprs *x, p_error *err);
+
 #endif /* DF_PROTOCOL_INT_H */

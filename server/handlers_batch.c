@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/expr_eval.h"
 #include "server/server.h"
 
 static const char *const k_ns = ""; /* the default namespace (as handlers.c) */
@@ -191,7 +192,7 @@ void h_batch_get_item(df_req *r) {
       int found = item.type == DV_M;
       units += p_read_units(found ? dv_item_size(&item) : 0, found, bt->consistent);
       if (!found) continue;
-      if (bt->attrs_to_get) item = p_project_attrs(&item, bt->attrs_to_get, bt->n_attrs_to_get, r->arena);
+      if (bt->projection) item = expr_project(&item, bt->projection->paths, bt->projection->n, r->arena);
       bytes += dv_item_size(&item);
       json_array_append_new(items, p_item_to_json(&item));
     }

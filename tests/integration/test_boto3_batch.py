@@ -191,6 +191,15 @@ class BatchTest(DaemonTestCase):
         self.assertEqual(r["UnprocessedKeys"], {})
         self.assertNotIn("ConsumedCapacity", r)
 
+    def test_projection_expression(self):
+        c = self.ddb
+        c.put_item(TableName="bt_s", Item={"pk": S("pe1"), "a": {"N": "1"}, "d": S("x"),
+                                           "b": {"M": {"c": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}}}})
+        r = c.batch_get_item(RequestItems={
+            "bt_s": {"Keys": [{"pk": S("pe1")}], "ProjectionExpression": "a, #b.c[1]",
+                     "ExpressionAttributeNames": {"#b": "b"}}})
+        self.assertEqual(r["Responses"]["bt_s"], [{"a": {"N": "1"}, "b": {"M": {"c": {"L": [{"N": "2"}]}}}}])
+
     def test_numbers_are_keys_by_value(self):
         c = self.ddb
         c.batch_write_item(RequestItems={"bt_n": [put({"pk": {"N": "1.0"}, "v": S("one")}),
@@ -440,8 +449,12 @@ class BatchTest(DaemonTestCase):
             ({"RequestItems": {"bt_s": {"Keys": K, "AttributesToGet": []}}}, VE,
              e1 + "Value at 'RequestItems.bt_s.member.AttributesToGet' failed to satisfy constraint: Member must "
              "have length greater than or equal to 1"),
-            ({"RequestItems": {"bt_s": {"Keys": K, "ProjectionExpression": "a"}}}, VE,
-             "The parameter 'ProjectionExpression' is not supported yet by dynafile"),
+            ({"RequestItems": {"bt_s": {"Keys": K, "ProjectionExpression": "a", "AttributesToGet": ["a"]}}}, VE,
+             "Can not use both expression and non-expression parameters in the same request: "
+             "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}"),
+            ({"RequestItems": {"bt_s": {"Keys": K, "ProjectionExpression": "a",
+                                        "ExpressionAttributeNames": {"#x": "x"}}}}, VE,
+             "Value provided in ExpressionAttributeNames unused in expressions: keys: {#x}"),
             ({"RequestItems": {"bt_s": {"Keys": [{"pk": {"SS": ["b", "a", "b"]}}]}}}, VE,
              "One or more parameter values were invalid: Input collection [\"a\", \"b\", \"b\"] contains "
              "duplicates."),
