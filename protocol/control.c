@@ -426,6 +426,14 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
   const json_t *k0 = json_array_get(ks, 0), *k1 = nk > 1 ? json_array_get(ks, 1) : NULL;
   const char *hash = json_string_value(p__member_get(k0, "AttributeName"));
   const char *range = k1 ? json_string_value(p__member_get(k1, "AttributeName")) : NULL;
+  /* Key names are C strings in the catalog: a NUL inside one would cut it
+   * (a dynafile limit, not DynamoDB's; no real schema has one). */
+  for (size_t i = 0; i < nk; i++) {
+    const json_t *an = p__member_get(json_array_get(ks, i), "AttributeName");
+    if (json_string_length(an) != strlen(json_string_value(an)))
+      return p_error_set(err, P_VALIDATION,
+                         INVALID "dynafile does not support the NUL character in key attribute names");
+  }
   if (range && !strcmp(hash, range))
     return p_error_set(err, P_VALIDATION,
                        "Both the Hash Key and the Range Key element in the KeySchema have the same name");

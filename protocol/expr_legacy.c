@@ -281,6 +281,7 @@ int expr_legacy_attribute_updates(const json_t *map, p_layer layer, dv_arena *a,
     const json_t *jv = p__member_get(spec, "Value");
     const json_t *jact = p__member_get(spec, "Action");
     const char *act = jact && json_is_string(jact) ? json_string_value(jact) : "PUT";
+    if (attr[0] == '\0') return p_error_set(err, P_VALIDATION, "Empty attribute name"); /* as in an Item */
     expr_action *x = &u->actions[u->n];
     x->legacy = 1;
     x->path.n = 1;

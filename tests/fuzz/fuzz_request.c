@@ -1,0 +1,384 @@
+/*
+ * fuzz_request.c -- libFuzzer target for the request JSON layer
+ * (protocol/protocol.h): request bodies through the p_parse_* functions,
+ * AttributeValues and items through p_value_from_json / p_item_from_json,
+ * and everything accepted back out through the renderers.
+ *
+ * Input layout (make_seeds.py writes it; any bytes are accepted):
+ *
+ *   byte 0   operation = byte % 15:
+ *              0 PutItem     4 ListTables          8 BatchGetItem   12 UpdateItem
+ *              1 GetItem     5 table name          9 Value          13 Query
+ *              2 DeleteItem  6 p_parse_no_input   10 Item           14 Scan
+ *              3 CreateTable 7 BatchWriteItem     11 X-Amz-Target text
+ *            (Value = p_value_from_json, Item = p_item_from_json)
+ *            flags = byte / 15: bit 0 older value layer (Value / Item)
+ *   rest     the request body, loaded as server/http.c does (json_loadb with
+ *            JSON_ALLOW_NUL; operations need a JSON object, Value / Item
+ *            take any JSON value)
+ *
+ * After a successful parse the target runs the post-lookup checks against
+ * a (pk S, sk N) schema and a hash-only one, renders every item or key back
+ * to wire JSON and reads it again (it must come back equal), evaluates the
+ * request's condition / filter on its own item or key, applies UpdateItem's
+ * update to its key (an upsert) and to the key plus the update's own SET
+ * values, projects on AttributesToGet / ProjectionExpression, builds the TableDescription from a CreateTable's meta
+ * after the meta's storage round trip (json_dumps, then json_loadb as
+ * server/handlers.c reads it back), and renders the UnprocessedKeys of
+ * BatchGetItem. Errors are rendered with p_error_body. Invariants broken
+ * abort (fuzz.h).
+ */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/expr.h"
+#include "protocol/expr_eval.h"
+#include "protocol/protocol.h"
+#include "tests/fuzz/fuzz.h"
+
+#define FZ_OPS 15u
+
+static const p_context k_ctx = {"us-east-1", "123456789012"};
+static const p_key_schema k_ks_range = {"pk", DV_S, "sk", DV_N};
+static const p_key_schema k_ks_hash = {"pk", DV_S, NULL, DV_NONE};
+static const p_key_schema *const k_schemas[2] = {&k_ks_range, &k_ks_hash};
+
+/* A value / item accepted from the wire renders back to JSON that is
+ * accepted again and gives the same value. */
+static void check_value_roundtrip(const dv_value *v, int is_item, p_layer layer) {
+  json_t *j = is_item ? p_item_to_json(v) : p_value_to_json(v);
+  FZ_ASSERT(j, "rendering failed");
+  dv_arena *a = dv_arena_new();
+  dv_value back;
+  p_error e;
+  p_error_init(&e);
+  int rc = is_item ? p_item_from_json(j, layer, a, &back, &e) : p_value_from_json(j, 1, layer, a, &back, &e);
+  if (rc != 0) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    FZ_DIE("rendered %s rejected (%s): %.2000s", is_item ? "item" : "value", e.msg ? e.msg : "", s ? s : "?");
+  }
+  if (!dv_equal(v, &back)) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    FZ_DIE("%s changed by a JSON round trip: %.2000s", is_item ? "item" : "value", s ? s : "?");
+  }
+  FZ_ASSERT(dv_value_size(v) == dv_value_size(&back), "size changed by a round trip");
+  p_error_clear(&e);
+  dv_arena_free(a);
+  json_decref(j);
+}
+
+/* The checks a handler runs after the table lookup; they may fail, but
+ * must say why. */
+static void check_item_against_schemas(const dv_value *item, int is_put) {
+  for (int i = 0; i < 2; i++) {
+    p_error e;
+    p_error_init(&e);
+    int rc = is_put ? p_check_put_item(k_schemas[i], item, &e) : p_check_key(k_schemas[i], item, &e);
+    if (rc != 0) FZ_ASSERT(e.code != P_OK && e.msg, "schema check failed without a message");
+    p_error_clear(&e);
+  }
+}
+
+/* A parsed condition (NULL = none) evaluated on an item and on no item. */
+static void eval_condition(const expr_node *cond, const dv_value *item) {
+  p_error e;
+  p_error_init(&e);
+  int r = -1;
+  if (expr_eval_condition(cond, item, &r, &e) == 0) FZ_ASSERT(r == 0 || r == 1, "condition result %d", r);
+  p_error_clear(&e);
+  r = -1;
+  if (expr_eval_condition(cond, NULL, &r, &e) == 0) FZ_ASSERT(r == 0 || r == 1, "condition result %d", r);
+  p_error_clear(&e);
+}
+
+static void use_put(const p_put_item *r) {
+  FZ_ASSERT(r->table_name, "PutItem without a table name");
+  check_value_roundtrip(&r->item, 1, P_LAYER_CURRENT);
+  check_item_against_schemas(&r->item, 1);
+  eval_condition(r->condition, &r->item);
+  size_t sz = dv_item_size(&r->item);
+  (void)p_write_units(sz, sz / 2, 1);
+  json_t *cc = p_consumed_capacity(r->table_name, 1.0, r->rcc);
+  json_decref(cc);
+}
+
+static void use_get(const p_get_item *r, dv_arena *a) {
+  FZ_ASSERT(r->table_name, "GetItem without a table name");
+  check_value_roundtrip(&r->key, 1, P_LAYER_CURRENT);
+  check_item_against_schemas(&r->key, 0);
+  if (r->attrs_to_get) {
+    dv_value pr = p_project_attrs(&r->key, r->attrs_to_get, r->n_attrs_to_get, a);
+    FZ_ASSERT(pr.type == DV_M, "p_project_attrs gave type %d", (int)pr.type);
+    check_value_roundtrip(&pr, 1, P_LAYER_CURRENT);
+  }
+  if (r->projection) {
+    dv_value pr = expr_project(&r->key, r->projection->paths, r->projection->n, a);
+    FZ_ASSERT(pr.type == DV_M, "expr_project gave type %d", (int)pr.type);
+    check_value_roundtrip(&pr, 1, P_LAYER_CURRENT);
+  }
+  (void)p_read_units(dv_item_size(&r->key), 1, r->consistent);
+}
+
+static void use_delete(const p_delete_item *r) {
+  FZ_ASSERT(r->table_name, "DeleteItem without a table name");
+  check_value_roundtrip(&r->key, 1, P_LAYER_CURRENT);
+  check_item_against_schemas(&r->key, 0);
+  eval_condition(r->condition, &r->key);
+}
+
+/* Applies UpdateItem's update to old (NULL = upsert) with its key. */
+static void apply_update(const p_update_item *r, const dv_value *old, const p_key_schema *ks, dv_arena *a) {
+  p_error e;
+  p_error_init(&e);
+  dv_value nu;
+  expr_changes ch;
+  memset(&ch, 0, sizeof ch);
+  if (expr_apply_update(r->update, old, &r->key, ks, 0, a, &nu, &ch, &e) == 0) {
+    check_value_roundtrip(&nu, 1, P_LAYER_CURRENT);
+    dv_value o, n;
+    expr_updated_values(&ch, EXPR_UPDATED_OLD, a, &o);
+    check_value_roundtrip(&o, 1, P_LAYER_CURRENT);
+    expr_updated_values(&ch, EXPR_UPDATED_NEW, a, &n);
+    check_value_roundtrip(&n, 1, P_LAYER_CURRENT);
+  } else {
+    FZ_ASSERT(e.msg, "update failed without a message");
+  }
+  p_error_clear(&e);
+}
+
+static void use_update(const p_update_item *r, dv_arena *a) {
+  FZ_ASSERT(r->table_name && r->update, "UpdateItem result incomplete");
+  check_value_roundtrip(&r->key, 1, P_LAYER_CURRENT);
+  for (int i = 0; i < 2; i++) {
+    p_error e;
+    p_error_init(&e);
+    if (p_check_update_item(k_schemas[i], r, &e) != 0) FZ_ASSERT(e.msg, "update check without a message");
+    p_error_clear(&e);
+  }
+  eval_condition(r->condition, &r->key);
+  if (r->update->n == 0) return;
+  /* Applied twice: as an upsert, then on the item that upsert made (paths
+   * that the first pass created now exist, so the second goes deeper). */
+  p_error e;
+  p_error_init(&e);
+  dv_value first;
+  if (expr_apply_update(r->update, NULL, &r->key, NULL, 0, a, &first, NULL, &e) == 0) {
+    apply_update(r, &first, NULL, a);
+    apply_update(r, &first, &k_ks_range, a);
+  }
+  p_error_clear(&e);
+  apply_update(r, NULL, &k_ks_hash, a);
+}
+
+static void use_query(const p_query *q, dv_arena *a) {
+  FZ_ASSERT(q->table_name, "Query/Scan without a table name");
+  for (int i = 0; i < 2; i++) {
+    p_error e;
+    p_error_init(&e);
+    if (q->scan) {
+      if (p_check_scan(k_schemas[i], q, &e) != 0) FZ_ASSERT(e.msg, "scan check without a message");
+    } else {
+      p_query_range qr;
+      memset(&qr, 0, sizeof qr);
+      if (p_check_query(k_schemas[i], q, a, &qr, &e) == 0)
+        FZ_ASSERT(qr.hash != NULL, "query range without a partition key");
+      else
+        FZ_ASSERT(e.msg, "query check without a message");
+    }
+    p_error_clear(&e);
+    if (q->esk.type == DV_M) {
+      dv_value k = p_item_key(k_schemas[i], &q->esk, a);
+      FZ_ASSERT(k.type == DV_M, "p_item_key gave type %d", (int)k.type);
+    }
+  }
+  if (q->esk.type == DV_M) {
+    check_value_roundtrip(&q->esk, 1, P_LAYER_CURRENT);
+    eval_condition(q->filter, &q->esk);
+    eval_condition(q->key_cond, &q->esk);
+    if (q->projection) {
+      dv_value pr = expr_project(&q->esk, q->projection->paths, q->projection->n, a);
+      check_value_roundtrip(&pr, 1, P_LAYER_CURRENT);
+    }
+  }
+}
+
+static void use_create(p_create_table *ct) {
+  FZ_ASSERT(ct->table_name && ct->key.hash_name && ct->meta, "CreateTable result incomplete");
+  static const uint8_t rand16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  p_create_table_set_id(ct, rand16);
+  /* What server/handlers.c stores and reads back for DescribeTable. */
+  char *bytes = json_dumps(ct->meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  FZ_ASSERT(bytes, "meta does not serialise");
+  json_error_t je;
+  json_t *meta = json_loadb(bytes, strlen(bytes), JSON_ALLOW_NUL, &je); /* as handlers.c loads it */
+  FZ_ASSERT(meta, "stored meta does not load back (%s): %.2000s", je.text, bytes);
+  json_t *d = p_table_description(&k_ctx, ct->table_name, &ct->key, meta, 1700000000.123, "ACTIVE", 3, 300);
+  FZ_ASSERT(d && json_is_object(d), "no TableDescription");
+  char *s = json_dumps(d, JSON_COMPACT);
+  FZ_ASSERT(s, "TableDescription does not serialise");
+  free(s);
+  json_decref(d);
+  json_decref(meta);
+  free(bytes);
+}
+
+static void use_batch_write(const p_batch_write *r) {
+  FZ_ASSERT(r->n_tables >= 1 && r->n_reqs >= 1 && r->n_reqs <= P_BATCH_WRITE_MAX, "BatchWriteItem counts");
+  size_t total = 0;
+  for (size_t i = 0; i < r->n_tables; i++) {
+    const p_batch_write_table *t = &r->tables[i];
+    total += t->n_reqs;
+    for (size_t k = 0; k < t->n_reqs; k++) check_value_roundtrip(&t->reqs[k].item, 1, P_LAYER_CURRENT);
+    for (int s = 0; s < 2; s++) {
+      p_error e;
+      p_error_init(&e);
+      if (p_check_batch_write_table(k_schemas[s], t, &e) != 0) FZ_ASSERT(e.msg, "batch write check: no message");
+      p_error_clear(&e);
+    }
+  }
+  FZ_ASSERT(total == r->n_reqs, "BatchWriteItem: %zu requests counted, %zu in tables", r->n_reqs, total);
+}
+
+static void use_batch_get(const p_batch_get *r) {
+  FZ_ASSERT(r->n_tables >= 1 && r->n_keys >= 1 && r->n_keys <= P_BATCH_GET_MAX, "BatchGetItem counts");
+  size_t total = 0;
+  for (size_t i = 0; i < r->n_tables; i++) {
+    const p_batch_get_table *t = &r->tables[i];
+    total += t->n_keys;
+    for (size_t k = 0; k < t->n_keys; k++) check_value_roundtrip(&t->keys[k], 1, P_LAYER_CURRENT);
+    for (int s = 0; s < 2; s++) {
+      p_error e;
+      p_error_init(&e);
+      if (p_check_batch_get_table(k_schemas[s], t, &e) != 0) FZ_ASSERT(e.msg, "batch get check: no message");
+      p_error_clear(&e);
+    }
+    json_t *u0 = p_batch_get_unprocessed(t, 0), *u1 = p_batch_get_unprocessed(t, t->n_keys / 2);
+    FZ_ASSERT(u0 && u1, "UnprocessedKeys entry missing");
+    json_decref(u0);
+    json_decref(u1);
+  }
+  FZ_ASSERT(total == r->n_keys, "BatchGetItem: %zu keys counted, %zu in tables", r->n_keys, total);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 1) return 0;
+  unsigned op = data[0] % FZ_OPS, flags = data[0] / FZ_OPS;
+  const char *body = (const char *)data + 1;
+  size_t blen = size - 1;
+  p_layer layer = (flags & 1) ? P_LAYER_OLDER : P_LAYER_CURRENT;
+
+  if (op == 11) { /* a header value: NUL-terminated copy */
+    char *t = malloc(blen + 1);
+    FZ_ASSERT(t, "out of memory");
+    memcpy(t, body, blen);
+    t[blen] = '\0';
+    p_op o = p_op_from_target(t);
+    FZ_ASSERT((int)o >= 0 && o < P_OP_COUNT, "p_op_from_target out of range");
+    if (o != P_OP_NONE) FZ_ASSERT(p_op_name(o) && *p_op_name(o), "operation without a name");
+    free(t);
+    return 0;
+  }
+
+  json_t *j = json_loadb(body, blen, JSON_ALLOW_NUL | ((op == 9 || op == 10) ? JSON_DECODE_ANY : 0), NULL);
+  if (!j) return 0;
+  if (op != 9 && op != 10 && !json_is_object(j)) { /* server/http.c answers SerializationException */
+    json_decref(j);
+    return 0;
+  }
+  dv_arena *a = dv_arena_new();
+  p_error e;
+  p_error_init(&e);
+  switch (op) {
+    case 0: {
+      p_put_item r;
+      if (p_parse_put_item(j, a, &r, &e) == 0) use_put(&r);
+      break;
+    }
+    case 1: {
+      p_get_item r;
+      if (p_parse_get_item(j, a, &r, &e) == 0) use_get(&r, a);
+      break;
+    }
+    case 2: {
+      p_delete_item r;
+      if (p_parse_delete_item(j, a, &r, &e) == 0) use_delete(&r);
+      break;
+    }
+    case 3: {
+      p_create_table ct;
+      if (p_parse_create_table(j, &k_ctx, a, &ct, &e) == 0) {
+        use_create(&ct);
+        json_decref(ct.meta);
+      }
+      break;
+    }
+    case 4: {
+      p_list_tables r;
+      if (p_parse_list_tables(j, a, &r, &e) == 0)
+        FZ_ASSERT(r.limit >= 1 && r.limit <= 100, "ListTables limit %d", r.limit);
+      break;
+    }
+    case 5: {
+      const char *name = NULL;
+      if (p_parse_table_name(j, a, &name, &e) == 0) FZ_ASSERT(name && *name, "empty table name accepted");
+      break;
+    }
+    case 6:
+      (void)p_parse_no_input(j, &e);
+      break;
+    case 7: {
+      p_batch_write r;
+      if (p_parse_batch_write(j, a, &r, &e) == 0) use_batch_write(&r);
+      break;
+    }
+    case 8: {
+      p_batch_get r;
+      if (p_parse_batch_get(j, a, &r, &e) == 0) use_batch_get(&r);
+      break;
+    }
+    case 9: {
+      dv_value v;
+      if (p_value_from_json(j, 1, layer, a, &v, &e) == 0) {
+        FZ_ASSERT(v.type != DV_NONE, "value without a type");
+        check_value_roundtrip(&v, 0, layer);
+      }
+      break;
+    }
+    case 12: {
+      p_update_item r;
+      if (p_parse_update_item(j, a, &r, &e) == 0) use_update(&r, a);
+      break;
+    }
+    case 13:
+    case 14: {
+      p_query q;
+      if ((op == 13 ? p_parse_query(j, a, &q, &e) : p_parse_scan(j, a, &q, &e)) == 0) use_query(&q, a);
+      break;
+    }
+    case 10: {
+      dv_value v;
+      if (p_item_from_json(j, layer, a, &v, &e) == 0) {
+        check_value_roundtrip(&v, 1, layer);
+        check_item_against_schemas(&v, 1);
+      }
+      break;
+    }
+  }
+  if (e.code != P_OK) {
+    FZ_ASSERT(e.msg || e.code == P_SERIALIZATION, "error %d without a message", (int)e.code);
+    size_t len = 0;
+    char *b = p_error_body(&e, &len);
+    FZ_ASSERT(b && len > 0, "empty error body");
+    json_t *back = json_loadb(b, len, JSON_ALLOW_NUL, NULL);
+    FZ_ASSERT(back, "error body is not JSON: %.2000s", b);
+    json_decref(back);
+    free(b);
+    FZ_ASSERT(p_error_status(e.code) >= 400, "error status %d", p_error_status(e.code));
+  }
+  p_error_clear(&e);
+  dv_arena_free(a);
+  json_decref(j);
+  return 0;
+}
