@@ -53,7 +53,13 @@ static double now_seconds(void) {
 
 int df_tables_init(df_server *s) {
   s->tables = calloc(1, sizeof(*s->tables));
-  return s->tables ? 0 : -1;
+  if (!s->tables) return -1;
+  if (df_pages_init(s) != 0) {
+    free(s->tables);
+    s->tables = NULL;
+    return -1;
+  }
+  return 0;
 }
 
 static void ghost_free(df_ghost *g) {
@@ -64,6 +70,7 @@ static void ghost_free(df_ghost *g) {
 
 void df_tables_close(df_server *s) {
   if (!s->tables) return;
+  df_pages_close(s);
   df_ghost *g = s->tables->ghosts;
   while (g) {
     df_ghost *next = g->next;
@@ -124,7 +131,7 @@ static int table_is_creating(const df_server *s, const st_table *t) {
  * current one). New reference, or NULL if its stored meta is unreadable. */
 static json_t *describe(df_server *s, const st_table *t, const char *status) {
   const st_table_def *d = st_table_info(t);
-  json_t *meta = json_loadb(d->meta, d->meta_len, 0, NULL);
+  json_t *meta = json_loadb(d->meta, d->meta_len, JSON_ALLOW_NUL, NULL); /* as stored */
   if (!meta) return NULL;
   p_key_schema ks;
   key_schema_of(t, &ks);
@@ -318,6 +325,8 @@ void h_delete_table(df_req *r) {
     df_reply_error(r, &e, read_wait_lsn(s));
     return;
   }
+  /* A page in progress holds an iterator on t: drop the table after it. */
+  if (df_wait_tables(r, &t, 1)) return;
   if (table_is_creating(s, t)) {
     p_error_set(&e, P_RESOURCE_IN_USE,
                 "Attempt to change a resource which is still in use: Table is being created: %s", name);
@@ -429,6 +438,7 @@ void h_put_item(df_req *r) {
   }
   st_table *t = item_table(r, req.table_name);
   if (!t) return;
+  if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
   key_schema_of(t, &ks);
   if (p_check_put_item(&ks, &req.item, &e) != 0) {
@@ -508,6 +518,7 @@ void h_delete_item(df_req *r) {
   }
   st_table *t = item_table(r, req.table_name);
   if (!t) return;
+  if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
   key_schema_of(t, &ks);
   if (p_check_key(&ks, &req.key, &e) != 0) {
@@ -559,6 +570,7 @@ void h_update_item(df_req *r) {
   }
   st_table *t = item_table(r, req.table_name);
   if (!t) return;
+  if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
   key_schema_of(t, &ks);
   if (p_check_update_item(&ks, &req, &e) != 0) { /* key vs schema, then key attributes */

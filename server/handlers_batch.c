@@ -92,6 +92,9 @@ void h_batch_write_item(df_req *r) {
       return;
     }
   }
+  /* One of the tables has a page in progress: run again after it (the
+   * batch must not show half-applied in that page). */
+  if (df_wait_tables(r, tables, req.n_tables)) return;
   for (size_t i = 0; i < req.n_tables; i++) {
     p_key_schema ks;
     key_schema_of(tables[i], &ks);

@@ -2,14 +2,18 @@
  * handlers_query.c -- Query and Scan (operations.md 5.3-5.5): the handlers
  * that join protocol/query.c to the storage iterators.
  *
- * Each request computes ONE page synchronously on the event-loop thread:
- * items are evaluated in key order from the ExclusiveStartKey until Limit
- * items were evaluated, or their sizes reach 1 MB (the crossing item
- * included), or the range ends. Evaluated items go through the filter, the
- * passing ones through the projection into the answer. A page is at most
- * 1 MB of item data, a few milliseconds of work, so no writer waits long
- * behind it, and since no write can interleave with it every page is a
- * consistent view of the table (docs/ARCHITECTURE.md, "Query and Scan").
+ * Each request computes ONE page on the event-loop thread: items are
+ * evaluated in key order from the ExclusiveStartKey until Limit items were
+ * evaluated, or their sizes reach 1 MB (the crossing item included), or the
+ * range ends. Evaluated items go through the filter, the passing ones
+ * through the projection, and are written straight into the JSON answer
+ * text (protocol/json_write.c, no jansson tree). The work is cut in slices
+ * of about SLICE_NS: the first runs in the handler, and a page that needs
+ * more is answered later, one slice per loop iteration (server/pages.c), so
+ * other requests are served in between. While such a page is in progress,
+ * writes to its table wait (pages.c), so every page is a consistent view of
+ * the table and a writer waits at most for the pages in progress
+ * (docs/ARCHITECTURE.md, "Query and Scan").
  *
  * LastEvaluatedKey is the key of the last evaluated item, present iff the
  * page stopped on Limit or on the size cap -- except for a Query with
@@ -27,6 +31,7 @@
  * must not reveal a write before it is acknowledged).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,68 +83,173 @@ static st_table *query_table(df_req *r, const char *name) {
   return t;
 }
 
-/* Evaluate one page and answer it. never_resume: no LastEvaluatedKey (a
- * one-row Query). */
+/* One slice of a page does at most this much work before yielding to the
+ * loop (checked after every item): the longest the loop is held by it. */
+#define SLICE_NS ((uint64_t)1000 * 1000)
+
+/* A page being computed: the iterator, the answer so far, the counters. */
+typedef struct page {
+  df_slice_job job;   /* pages.c's hook (first: the job is the page) */
+  df_req *r;          /* the request answered */
+  st_table *t;        /* its table */
+  p_key_schema ks;    /* the table's key schema (LastEvaluatedKey) */
+  p_query q;          /* the parsed request (strings in r->arena) */
+  int never_resume;   /* 1: no LastEvaluatedKey (a one-row Query) */
+  st_iter *it;        /* the iterator, positioned after the last item read */
+  dv_arena *scratch;  /* decoded items, recycled past SCRATCH_BYTES */
+  dv_value item;      /* the last item read (in scratch) */
+  p_buf out;          /* the answer so far: '{"Items":[' and the items */
+  uint64_t scanned;   /* items evaluated */
+  uint64_t count;     /* items that passed the filter */
+  uint64_t bytes;     /* their total size (the 1 MB cap and the capacity) */
+  uint64_t t_start;   /* uv_hrtime() when the page started (debug log) */
+  uint64_t max_slice; /* longest slice so far, ns (debug log) */
+  unsigned slices;    /* slices run so far (debug log) */
+  uint64_t slice_t0;  /* uv_hrtime() when the current slice started */
+} page;
+
+static void page_free(page *pg) {
+  if (pg->it) st_iter_close(pg->it);
+  dv_arena_free(pg->scratch);
+  p_buf_free(&pg->out);
+  free(pg);
+}
+
+/* Write the end of the answer, reply, free pg. stopped: Limit or the size
+ * cap ended the page. */
+static void page_finish(page *pg, int stopped) {
+  df_req *r = pg->r;
+  p_buf *b = &pg->out;
+  char num[64];
+  if (pg->q.select != P_SELECT_COUNT) p_buf_append(b, "],", 2);
+  snprintf(num, sizeof num, "\"Count\":%llu,\"ScannedCount\":%llu", (unsigned long long)pg->count,
+           (unsigned long long)pg->scanned);
+  p_buf_puts(b, num);
+  if (stopped && !pg->never_resume) {
+    dv_value k = p_item_key(&pg->ks, &pg->item, r->arena);
+    p_buf_puts(b, ",\"LastEvaluatedKey\":");
+    p_write_item_json(b, &k);
+  }
+  /* One rounding per page over the evaluated sizes, at least one unit
+   * (operations.md 3). */
+  json_t *cc = p_consumed_capacity(
+      pg->q.table_name, p_read_units((size_t)pg->bytes, pg->bytes > 0, pg->q.consistent), pg->q.rcc);
+  if (cc) {
+    char *text = json_dumps(cc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(cc);
+    if (text == NULL) abort(); /* out of memory (small allocation) */
+    p_buf_puts(b, ",\"ConsumedCapacity\":");
+    p_buf_puts(b, text);
+    free(text);
+  }
+  p_buf_append(b, "}", 1);
+  size_t len = 0;
+  char *body = p_buf_steal(b, &len);
+  uint64_t lsn = st_table_last_lsn(pg->t);
+  uint64_t spent = uv_hrtime() - pg->slice_t0;
+  if (spent > pg->max_slice) pg->max_slice = spent;
+  if (pg->slices > 1)
+    df_log(r->srv, DF_LOG_DEBUG,
+           "request %s: %s page of %llu items, %zu bytes, in %u slices (longest %.2f ms), %.2f ms",
+           r->request_id, pg->q.scan ? "Scan" : "Query", (unsigned long long)pg->scanned, len, pg->slices,
+           (double)pg->max_slice / 1e6, (double)(uv_hrtime() - pg->t_start) / 1e6);
+  page_free(pg);
+  df_reply_text(r, body, len, lsn);
+}
+
+/* Evaluate items for one slice, started at t0. Returns 1 when the page is
+ * finished (and answered, pg freed), 0 when more slices are needed. */
+static int page_slice(page *pg) {
+  uint64_t t0 = uv_hrtime();
+  const p_query *q = &pg->q;
+  int rc;
+  pg->slices++;
+  pg->slice_t0 = t0;
+  for (;;) {
+    if (dv_arena_used(pg->scratch) > SCRATCH_BYTES) {
+      dv_arena_free(pg->scratch);
+      pg->scratch = dv_arena_new();
+    }
+    if ((rc = st_iter_next(pg->it, pg->scratch, &pg->item)) != ST_OK) break;
+    if (pg->item.type != DV_M) break;
+    pg->scanned++;
+    pg->bytes += dv_item_size(&pg->item);
+    if (!q->filter || expr_matches(q->filter, &pg->item)) {
+      pg->count++;
+      if (q->select != P_SELECT_COUNT) {
+        if (pg->count > 1) p_buf_append(&pg->out, ",", 1);
+        if (q->projection) {
+          dv_value p = expr_project(&pg->item, q->projection->paths, q->projection->n, pg->scratch);
+          p_write_item_json(&pg->out, &p);
+        } else {
+          p_write_item_json(&pg->out, &pg->item);
+        }
+      }
+    }
+    if ((q->limit && pg->scanned >= q->limit) || pg->bytes >= P_QUERY_PAGE_BYTES) {
+      page_finish(pg, 1);
+      return 1;
+    }
+    uint64_t spent = uv_hrtime() - t0;
+    if (spent >= SLICE_NS) {
+      if (spent > pg->max_slice) pg->max_slice = spent;
+      return 0;
+    }
+  }
+  if (rc != ST_OK) {
+    df_req *r = pg->r;
+    int scan = q->scan;
+    page_free(pg);
+    reply_storage_error(r, rc, scan ? "Scan read" : "Query read");
+    return 1;
+  }
+  page_finish(pg, 0);
+  return 1;
+}
+
+static int page_step(df_slice_job *j) {
+  return page_slice((page *)j);
+}
+
+/* Evaluate one page and answer it: the first slice here, the others from
+ * the loop (pages.c) while writes to the table wait. never_resume: no
+ * LastEvaluatedKey (a one-row Query). */
 static void run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q,
                      const st_iter_spec *spec, int never_resume) {
+  /* Writes to t are waiting for a page in progress: go after them. */
+  if (df_wait_writers(r, t)) return;
   st_iter *it = NULL;
   int rc = st_iter_open(t, spec, &it);
   if (rc != ST_OK) {
     reply_storage_error(r, rc, q->scan ? "Scan" : "Query");
     return;
   }
-  json_t *items = q->select == P_SELECT_COUNT ? NULL : json_array();
-  uint64_t scanned = 0, count = 0, bytes = 0;
-  int stopped = 0;
-  dv_arena *scratch = dv_arena_new();
-  dv_value item = {.type = DV_NONE};
-  for (;;) {
-    if (dv_arena_used(scratch) > SCRATCH_BYTES) {
-      dv_arena_free(scratch);
-      scratch = dv_arena_new();
+  page *pg = calloc(1, sizeof *pg);
+  if (pg == NULL) abort(); /* small allocation */
+  pg->r = r;
+  pg->t = t;
+  pg->ks = *ks;
+  pg->q = *q;
+  pg->never_resume = never_resume;
+  pg->it = it;
+  pg->scratch = dv_arena_new();
+  pg->item.type = DV_NONE;
+  pg->t_start = uv_hrtime();
+  p_buf_init(&pg->out);
+  p_buf_append(&pg->out, "{", 1);
+  if (q->select != P_SELECT_COUNT) p_buf_puts(&pg->out, "\"Items\":[");
+  if (page_slice(pg)) return;
+  if (r->srv->pages == NULL) { /* no loop to slice on: finish here */
+    while (!page_slice(pg)) {
     }
-    if ((rc = st_iter_next(it, scratch, &item)) != ST_OK) break;
-    if (item.type != DV_M) break;
-    scanned++;
-    bytes += dv_item_size(&item);
-    if (!q->filter || expr_matches(q->filter, &item)) {
-      count++;
-      if (items) {
-        if (q->projection) {
-          dv_value p = expr_project(&item, q->projection->paths, q->projection->n, scratch);
-          json_array_append_new(items, p_item_to_json(&p));
-        } else {
-          json_array_append_new(items, p_item_to_json(&item));
-        }
-      }
-    }
-    if ((q->limit && scanned >= q->limit) || bytes >= P_QUERY_PAGE_BYTES) {
-      stopped = 1;
-      break;
-    }
-  }
-  st_iter_close(it);
-  if (rc != ST_OK) {
-    json_decref(items);
-    dv_arena_free(scratch);
-    reply_storage_error(r, rc, q->scan ? "Scan read" : "Query read");
     return;
   }
-  json_t *out = json_object();
-  if (items) json_object_set_new(out, "Items", items);
-  json_object_set_new(out, "Count", json_integer((json_int_t)count));
-  json_object_set_new(out, "ScannedCount", json_integer((json_int_t)scanned));
-  if (stopped && !never_resume) {
-    dv_value k = p_item_key(ks, &item, r->arena);
-    json_object_set_new(out, "LastEvaluatedKey", p_item_to_json(&k));
-  }
-  dv_arena_free(scratch);
-  /* One rounding per page over the evaluated sizes, at least one unit
-   * (operations.md 3). */
-  json_t *cc =
-      p_consumed_capacity(q->table_name, p_read_units((size_t)bytes, bytes > 0, q->consistent), q->rcc);
-  if (cc) json_object_set_new(out, "ConsumedCapacity", cc);
-  df_reply_json(r, out, st_table_last_lsn(t));
+  /* More than one slice: answer later; t is busy until the page ends. */
+  df_req_later(r);
+  pg->job.srv = r->srv;
+  pg->job.table = t;
+  pg->job.step = page_step;
+  df_slice_start(&pg->job);
 }
 
 void h_query(df_req *r) {

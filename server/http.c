@@ -34,6 +34,13 @@
  * commit.c; when the LSN is durable the connection is resumed, MHD calls the
  * access handler again, and the prepared reply is queued. MHD only accepts a
  * response from inside the access handler, hence this dance.
+ *
+ * Replies given later: a handler that calls df_req_later() returns without a
+ * reply; the connection is suspended the same way (and counted in
+ * h->suspended, so shutdown waits for it) until the reply comes from a loop
+ * callback -- a sliced page -- or df_req_rerun() runs the handler again
+ * from scratch -- a write that waited for a page (server/pages.c). The
+ * reply then resumes the connection, or leaves it suspended for its flush.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +84,8 @@ typedef struct df_conn {
   size_t resp_len;                 /* bytes in resp */
   const char *resp_static;         /* reply body when constant (health, 404 XML) */
   int queued;                      /* 1: handed to MHD */
-  int suspended;                   /* 1: parked in commit.c until its LSN is durable */
+  int suspended;                   /* 1: connection suspended (waiting for a flush, or answered later) */
+  int later;                       /* 1: the handler answers later (df_req_later), not yet replied */
   df_waiter waiter;                /* commit.c's hook */
 } df_conn;
 
@@ -155,13 +163,26 @@ static void on_durable(df_waiter *w, int status) {
   df_loop_wake(h->srv);
 }
 
-/* Hold the reply until wait_lsn is durable (the handler is still running). */
+/* Hold the reply until wait_lsn is durable. A connection already suspended
+ * (a reply given after the handler returned, df_req_later) is resumed at
+ * once or left suspended for the flush. */
 static void hold_reply(df_conn *c, uint64_t wait_lsn) {
   df_server *s = c->h->srv;
-  if (wait_lsn == 0 || wait_lsn <= st_durable_lsn(s->db)) return;
-  c->suspended = 1;
-  c->h->suspended++;
-  MHD_suspend_connection(c->mc);
+  c->later = 0;
+  if (wait_lsn == 0 || wait_lsn <= st_durable_lsn(s->db)) {
+    if (c->suspended) {
+      c->suspended = 0;
+      c->h->suspended--;
+      MHD_resume_connection(c->mc);
+      df_loop_wake(s);
+    }
+    return;
+  }
+  if (!c->suspended) {
+    c->suspended = 1;
+    c->h->suspended++;
+    MHD_suspend_connection(c->mc);
+  }
   c->waiter.done = on_durable;
   df_commit_wait(s, &c->waiter, wait_lsn);
 }
@@ -173,12 +194,25 @@ const char *df_req_header(const df_req *r, const char *name) {
 
 static df_conn *reply_target(df_req *r) {
   df_conn *c = (df_conn *)r->conn;
-  if (c->replied || !c->in_handler) {
+  if (c->replied || !(c->in_handler || c->later)) {
     df_log(r->srv, DF_LOG_ERROR, "request %s: %s handler replied %s; reply dropped", c->rid, p_op_name(r->op),
            c->replied ? "twice" : "after returning");
     return NULL;
   }
   return c;
+}
+
+/* A 200 reply with body text (owned, malloc'd; NULL = could not be
+ * serialised: answer 500 instead). */
+static void reply_body(df_req *r, df_conn *c, char *text, size_t len, uint64_t wait_lsn) {
+  if (text == NULL) {
+    df_log(r->srv, DF_LOG_ERROR, "request %s: cannot serialise the %s reply", c->rid, p_op_name(r->op));
+    set_error(c, P_INTERNAL, INTERNAL_MSG);
+    hold_reply(c, 0); /* nothing was promised durable */
+    return;
+  }
+  set_reply(c, 200, text, len);
+  hold_reply(c, wait_lsn);
 }
 
 void df_reply_json(df_req *r, json_t *body, uint64_t wait_lsn) {
@@ -191,13 +225,16 @@ void df_reply_json(df_req *r, json_t *body, uint64_t wait_lsn) {
    * (1700000000.123, not 1700000000.1229999). */
   char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
   json_decref(body);
-  if (text == NULL) {
-    df_log(r->srv, DF_LOG_ERROR, "request %s: cannot serialise the %s reply", c->rid, p_op_name(r->op));
-    set_error(c, P_INTERNAL, INTERNAL_MSG);
-    return; /* nothing was promised durable */
+  reply_body(r, c, text, text != NULL ? strlen(text) : 0, wait_lsn);
+}
+
+void df_reply_text(df_req *r, char *body, size_t len, uint64_t wait_lsn) {
+  df_conn *c = reply_target(r);
+  if (c == NULL) {
+    free(body);
+    return;
   }
-  set_reply(c, 200, text, strlen(text));
-  hold_reply(c, wait_lsn);
+  reply_body(r, c, body, len, wait_lsn);
 }
 
 void df_reply_error(df_req *r, p_error *e, uint64_t wait_lsn) {
@@ -211,6 +248,7 @@ void df_reply_error(df_req *r, p_error *e, uint64_t wait_lsn) {
            p_op_name(r->op), (int)e->code);
     p_error_clear(e);
     set_error(c, P_INTERNAL, INTERNAL_MSG);
+    hold_reply(c, 0);
     return;
   }
   if (e->code == P_INTERNAL || e->code == P_UNAVAILABLE)
@@ -222,6 +260,52 @@ void df_reply_error(df_req *r, p_error *e, uint64_t wait_lsn) {
   p_error_clear(e);
   set_reply(c, status, body, len);
   hold_reply(c, wait_lsn);
+}
+
+/* ---- answering later --------------------------------------------------------- */
+
+void df_req_later(df_req *r) {
+  df_conn *c = (df_conn *)r->conn;
+  if (!c->in_handler || c->replied || c->later) {
+    df_log(r->srv, DF_LOG_ERROR, "request %s: df_req_later outside a handler or after a reply", c->rid);
+    return;
+  }
+  c->later = 1;
+}
+
+/* After the handler returned: suspend the connection of a request that is
+ * answered later, or make sure one that is not has a reply. */
+static void after_handler(df_conn *c) {
+  if (c->later) {
+    if (!c->suspended) {
+      c->suspended = 1;
+      c->h->suspended++;
+      MHD_suspend_connection(c->mc);
+    }
+    return;
+  }
+  if (!c->replied) {
+    df_log(c->h->srv, DF_LOG_ERROR, "request %s: %s handler did not reply", c->rid, p_op_name(c->req.op));
+    set_error(c, P_INTERNAL, INTERNAL_MSG);
+    hold_reply(c, 0);
+  }
+}
+
+void df_req_rerun(df_req *r) {
+  df_conn *c = (df_conn *)r->conn;
+  if (!c->later || c->replied || c->in_handler) {
+    df_log(r->srv, DF_LOG_ERROR, "request %s: df_req_rerun of a request not waiting", c->rid);
+    return;
+  }
+  /* From scratch: a fresh arena; the parsed body is unchanged. */
+  dv_arena_free(c->arena);
+  c->arena = dv_arena_new();
+  c->req.arena = c->arena;
+  c->later = 0;
+  c->in_handler = 1;
+  df_router_dispatch(&c->req);
+  c->in_handler = 0;
+  after_handler(c);
 }
 
 /* Hand the prepared reply to MHD with the headers every response carries. */
@@ -417,10 +501,7 @@ static void process(df_conn *c) {
   c->in_handler = 1;
   df_router_dispatch(&c->req);
   c->in_handler = 0;
-  if (!c->replied) {
-    df_log(s, DF_LOG_ERROR, "request %s: %s handler did not reply", c->rid, p_op_name(op));
-    set_error(c, P_INTERNAL, INTERNAL_MSG);
-  }
+  after_handler(c);
 }
 
 static http_method method_of(const char *m) {

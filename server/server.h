@@ -4,7 +4,10 @@
  * (handlers.c).
  *
  * Every handler runs on the event-loop thread, synchronously, with a parsed
- * request; it answers exactly once with df_reply_json() or df_reply_error().
+ * request; it answers exactly once with df_reply_json(), df_reply_text() or
+ * df_reply_error() -- or, after df_req_later(), later from a loop callback
+ * (a sliced Scan/Query page) or by being run again (a write that waits for
+ * a page, server/pages.c).
  * A reply that reveals or depends on a change not yet durable carries the
  * LSN the client must not see before it is fsynced (wait_lsn); the transport
  * holds the HTTP response until st_durable_lsn() >= wait_lsn.
@@ -43,6 +46,7 @@ struct df_server {
   struct df_http *http;      /* transport state (http.c) */
   struct df_commit *commit;  /* group commit and checkpoint driver (commit.c) */
   struct df_tables *tables;  /* CREATING/DELETING timers and ghosts (handlers.c) */
+  struct df_pages *pages;    /* sliced Scan/Query pages and the writes waiting for them (pages.c) */
   int stopping;              /* 1 once SIGINT/SIGTERM arrived */
 };
 
@@ -59,6 +63,18 @@ typedef struct df_req {
 void df_reply_json(df_req *r, json_t *body, uint64_t wait_lsn);
 /* Answer with an error; the error's contents are moved out (e is cleared). */
 void df_reply_error(df_req *r, p_error *e, uint64_t wait_lsn);
+/* Answer with prebuilt JSON text: body is malloc'd, len bytes, and owned
+ * from now on (NULL = could not be built: a 500 is sent). */
+void df_reply_text(df_req *r, char *body, size_t len, uint64_t wait_lsn);
+
+/* Answering later. A handler that calls df_req_later() may return without
+ * replying: the connection is suspended and r -- its body, arena and
+ * connection -- stays valid until the request is answered, which must then
+ * happen exactly once from a loop callback (df_reply_*), or by running it
+ * again with df_req_rerun(): the handler is dispatched from scratch on the
+ * same parsed body with a fresh arena (it may call df_req_later() again). */
+void df_req_later(df_req *r);
+void df_req_rerun(df_req *r);
 
 /* A request header (name case-insensitive), NULL if absent. Borrowed: valid
  * while the handler runs. E.g. "Host" for DescribeEndpoints. */
@@ -82,6 +98,34 @@ void h_batch_get_item(df_req *r);
 /* Query and Scan handlers (handlers_query.c). */
 void h_query(df_req *r);
 void h_scan(df_req *r);
+
+/* ---- pages.c: sliced pages and the writes that wait for them ------------ */
+
+/* A long read (a big Scan/Query page) is computed in slices of bounded
+ * work, one per loop iteration, so that the loop serves other requests in
+ * between; while one is in progress on a table, writes to that table wait
+ * (the page stays a consistent view) and are run again when the table has
+ * no page in progress. */
+typedef struct df_slice_job df_slice_job;
+struct df_slice_job {
+  df_slice_job *next;            /* pages.c's round-robin list */
+  df_server *srv;                /* the server */
+  st_table *table;               /* writes to this table wait while the job runs */
+  int (*step)(df_slice_job *j);  /* one slice: 1 when finished (it has replied; it may free j) */
+};
+/* Queue j (its first slice already ran in the handler): j->table is busy
+ * until j->step returns 1. */
+void df_slice_start(df_slice_job *j);
+/* For a write (or DeleteTable) about to touch tables ts[0..n): if one of
+ * them has a page in progress, park r (df_req_later; the handler must
+ * return at once without replying) and return 1; it runs again from
+ * scratch once that page ends. 0: go ahead. */
+int df_wait_tables(df_req *r, st_table *const *ts, size_t n);
+/* For a read starting a page of t: 1 (r parked, as above) when writes to
+ * t are already waiting, so that a stream of pages cannot starve them. */
+int df_wait_writers(df_req *r, st_table *t);
+int df_pages_init(df_server *s);
+void df_pages_close(df_server *s);
 
 /* handlers.c state: set up and torn down around the loop. */
 int df_tables_init(df_server *s);

@@ -682,5 +682,276 @@ class QueryScanEdges(DaemonTestCase):
                        "defined; attribute value: :x")
 
 
+# -- sliced pages ----------------------------------------------------------------
+
+SLICE_TINY = 6000 if SANITIZED else 30000   # ~85-byte items: a 1 MB page is ~12,000 of them
+
+
+class QueryScanSlices(DaemonTestCase):
+    """Big pages are built in slices on the loop (server/pages.c): other
+    requests are served in between, and writes to the table being paged wait
+    for the page, so a page never shows half of a BatchWriteItem."""
+
+    daemon_kwargs = {"fsync": False}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tiny = "qs_tiny"
+        cls.ddb.create_table(TableName=cls.tiny, BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        items = [{"pk": S("k%07d" % i), "v": S("value-%d-abcdefghijklmnopqrstuvwxyz0123456789" % i), "n": N(i)}
+                 for i in range(SLICE_TINY)]
+        load_parallel(cls.daemon, cls.tiny, items)
+
+    def full_scan(self, client, table, **kw):
+        """Every page of a scan of table (raw pages, default 1 MB cap)."""
+        pages, esk = [], None
+        while True:
+            args = dict(TableName=table, **kw)
+            if esk:
+                args["ExclusiveStartKey"] = esk
+            pg = client.scan(**args)
+            pages.append(pg)
+            esk = pg.get("LastEvaluatedKey")
+            if not esk:
+                return pages
+
+    # A separate process scans the table page after page (raw HTTP) until
+    # it is told to stop on stdin, then prints the item count of each full
+    # scan: the GetItem latencies measured here are then the daemon's, not
+    # this process's GIL contention with a thread parsing 1 MB pages.
+    SCANNER = r"""
+import http.client, json, select, sys
+port, table, headers = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+counts = []
+while True:
+    n, esk = 0, None
+    while True:
+        body = {"TableName": table}
+        if esk:
+            body["ExclusiveStartKey"] = esk
+        c.request("POST", "/", json.dumps(body), headers)
+        r = c.getresponse()
+        page = json.loads(r.read())
+        assert r.status == 200, page
+        n += page["Count"]
+        esk = page.get("LastEvaluatedKey")
+        if not esk:
+            break
+    counts.append(n)
+    if select.select([sys.stdin], [], [], 0)[0]:
+        break
+print(json.dumps(counts))
+"""
+
+    def test_getitem_served_during_big_pages(self):
+        """GetItem on another connection is answered while 1 MB scan pages of
+        tiny items are built (by another process). The latencies are
+        printed; the assertions are about correctness only (no timing can be
+        asserted on a busy box)."""
+        import sys
+        import time
+        headers = harness.default_headers("Scan")
+        sc = subprocess.Popen([sys.executable, "-c", self.SCANNER, str(self.daemon.port), self.tiny,
+                               json.dumps(headers)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        c = self.daemon.connection()
+        lat = []
+        try:
+            deadline = time.monotonic() + (10 if SANITIZED else 4)
+            i = 0
+            while time.monotonic() < deadline:
+                k = "k%07d" % ((i * 7919) % SLICE_TINY)
+                t0 = time.monotonic()
+                r = raw_request(self.daemon.port, "GetItem", {"TableName": self.tiny, "Key": {"pk": S(k)}}, conn=c)
+                lat.append(time.monotonic() - t0)
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json["Item"]["pk"], S(k))
+                i += 1
+        finally:
+            out, _ = sc.communicate("stop\n", timeout=300 * harness.SLOW)
+            c.close()
+        self.assertEqual(sc.returncode, 0)
+        scans = json.loads(out)
+        self.assertTrue(scans)
+        self.assertTrue(all(n == SLICE_TINY for n in scans), scans)
+        lat.sort()
+        print("\n  GetItem during 1 MB scan pages of a %d-item table: %d requests, %d full scans, "
+              "median %.2f ms, p99 %.2f ms, max %.2f ms" % (
+                  SLICE_TINY, len(lat), len(scans), lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3,
+                  lat[-1] * 1e3))
+
+    def test_batch_never_half_visible_in_a_page(self):
+        """A writer rewrites the same 25 items in one BatchWriteItem with
+        gen+1 each time while scans run: every page that shows some of them
+        shows one single gen. The 25 keys are scattered over the table (hash
+        order), so a page's share of them spans many of its slices."""
+        import time
+        t = self.unique("gen")
+        self.make_table(t)
+        filler = [{"pk": S("f%05d" % i), "v": S("x" * 60)} for i in range(SLICE_TINY // 2)]
+        load_parallel(self.daemon, t, filler)
+
+        def batch(gen):
+            return [{"PutRequest": {"Item": {"pk": S("g%02d" % j), "gen": N(gen)}}} for j in range(25)]
+
+        self.ddb.batch_write_item(RequestItems={t: batch(0)})
+        stop = threading.Event()
+        state = {"gen": 0}
+        errors = []
+
+        def writer():
+            c = self.daemon.client()
+            try:
+                g = 0
+                while not stop.is_set():
+                    g += 1
+                    r = c.batch_write_item(RequestItems={t: batch(g)})
+                    assert not r["UnprocessedItems"], r
+                    state["gen"] = g
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        th = threading.Thread(target=writer)
+        th.start()
+        seen_gens, pages_checked, rounds = set(), 0, 0
+        try:
+            deadline = time.monotonic() + (10 if SANITIZED else 4)
+            while time.monotonic() < deadline or rounds < 2:
+                rounds += 1
+                n_g = 0
+                for pg in self.full_scan(self.ddb, t):
+                    gens = [it["gen"]["N"] for it in pg["Items"] if it["pk"]["S"].startswith("g")]
+                    n_g += len(gens)
+                    if gens:
+                        pages_checked += 1
+                        self.assertEqual(len(set(gens)), 1, "page shows several gens: %s" % sorted(set(gens)))
+                        seen_gens.add(gens[0])
+                self.assertEqual(n_g, 25)
+        finally:
+            stop.set()
+            th.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(state["gen"], 1)  # the writer was not starved
+        self.assertGreater(pages_checked, 0)
+        print("\n  %d full scans, %d pages with the batch, %d distinct gens seen, writer reached gen %d" % (
+            rounds, pages_checked, len(seen_gens), state["gen"]))
+
+    def test_writes_and_delete_table_during_scans(self):
+        """Every kind of write (and DeleteTable) issued while pages of the
+        table are in progress is applied after them, answered, and visible;
+        other tables are written meanwhile."""
+        import time
+        t = self.unique("w")
+        self.make_table(t)
+        other = self.unique("o")
+        self.make_table(other)
+        load_parallel(self.daemon, t, [{"pk": S("r%05d" % i), "v": S("y" * 60)} for i in range(SLICE_TINY // 2)])
+        stop = threading.Event()
+        errors = []
+
+        def scanner():
+            c = self.daemon.client()
+            try:
+                while not stop.is_set():
+                    self.full_scan(c, t)
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        ths = [threading.Thread(target=scanner) for _ in range(2)]
+        for x in ths:
+            x.start()
+        try:
+            c = self.daemon.client()
+            for i in range(30):
+                c.put_item(TableName=t, Item={"pk": S("new%d" % i), "v": N(i)})
+                c.update_item(TableName=t, Key={"pk": S("new%d" % i)}, UpdateExpression="SET w = :w",
+                              ExpressionAttributeValues={":w": N(i * 2)})
+                c.delete_item(TableName=t, Key={"pk": S("r%05d" % i)})
+                c.put_item(TableName=other, Item={"pk": S("o%d" % i)})
+            for i in range(30):
+                self.assertEqual(c.get_item(TableName=t, Key={"pk": S("new%d" % i)}, ConsistentRead=True)["Item"],
+                                 {"pk": S("new%d" % i), "v": N(i), "w": N(i * 2)})
+                self.assertNotIn("Item", c.get_item(TableName=t, Key={"pk": S("r%05d" % i)}))
+        finally:
+            stop.set()
+            for x in ths:
+                x.join()
+        self.assertEqual(errors, [])
+        # DeleteTable while a scanner pages through it: it waits for the page.
+        stop.clear()
+        hit = []
+
+        def scan_until_gone():
+            c = self.daemon.client()
+            try:
+                while True:
+                    self.full_scan(c, t)
+            except ClientError as e:
+                hit.append(e.response["Error"]["Code"])
+
+        th = threading.Thread(target=scan_until_gone)
+        th.start()
+        time.sleep(0.3)
+        self.ddb.delete_table(TableName=t)
+        th.join(timeout=60 * harness.SLOW)
+        self.assertFalse(th.is_alive())
+        self.assertEqual(hit, ["ResourceNotFoundException"])
+        self.assertEqual(self.ddb.scan(TableName=other)["Count"], 30)
+
+
+class QueryScanSliceShutdown(unittest.TestCase):
+    """SIGTERM while sliced pages are in progress and writes wait for them:
+    the daemon answers what it read, exits 0, and the batch is atomic."""
+
+    def test_sigterm_during_sliced_pages(self):
+        import time
+        d = harness.Daemon(fsync=True)
+        try:
+            d.start()
+            c = d.client()
+            c.create_table(TableName="sdown", BillingMode="PAY_PER_REQUEST",
+                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+            load_parallel(d, "sdown", [{"pk": S("f%05d" % i), "v": S("z" * 60)} for i in range(SLICE_TINY // 2)])
+            c.batch_write_item(RequestItems={"sdown": [{"PutRequest": {"Item": {"pk": S("g%02d" % j), "gen": N(0)}}}
+                                                    for j in range(25)]})
+            conns = [d.connection() for _ in range(4)]
+            hdr_scan = harness.default_headers("Scan")
+            hdr_bw = harness.default_headers("BatchWriteItem")
+            bw = {"RequestItems": {"sdown": [{"PutRequest": {"Item": {"pk": S("g%02d" % j), "gen": N(1)}}}
+                                          for j in range(25)]}}
+            conns[0].request("POST", "/", json.dumps({"TableName": "sdown"}), hdr_scan)
+            conns[1].request("POST", "/", json.dumps({"TableName": "sdown", "Segment": 0, "TotalSegments": 1}),
+                             hdr_scan)
+            time.sleep(0.002)
+            conns[2].request("POST", "/", json.dumps(bw), hdr_bw)
+            conns[3].request("POST", "/", json.dumps({"TableName": "sdown"}), hdr_scan)
+            time.sleep(0.002)
+            d.proc.send_signal(harness.signal.SIGTERM)
+            answered = 0
+            for k in conns:
+                try:
+                    r = k.getresponse()
+                    body = r.read()
+                    self.assertEqual(r.status, 200, body[:300])
+                    answered += 1
+                except (ConnectionError, harness.http.client.HTTPException):
+                    pass  # read after the signal: not in flight, closed
+                k.close()
+            d.stop(sig=None)  # exit status 0, sanitizers clean
+            d.start()
+            items = d.client().scan(TableName="sdown", FilterExpression="begins_with(pk, :g)",
+                                    ExpressionAttributeValues={":g": S("g")}, ConsistentRead=True)
+            gens = {it["gen"]["N"] for it in items["Items"]}
+            self.assertEqual(items["Count"], 25)
+            self.assertEqual(len(gens), 1, gens)
+            print("\n  %d of 4 in-flight requests answered across SIGTERM; batch gen %s" % (answered, gens.pop()))
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
