@@ -43,9 +43,10 @@ struct df_tables {
   df_ghost *ghosts; /* deleted tables still visible as DELETING */
 };
 
-static const char *const k_ns = ""; /* the default namespace */
+const char *const df_default_ns = ""; /* the default namespace */
+#define k_ns df_default_ns
 
-static double now_seconds(void) {
+double df_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -83,7 +84,7 @@ void df_tables_close(df_server *s) {
 
 /* Drop expired ghosts, then find name among the rest. */
 static df_ghost *ghost_find(df_server *s, const char *name) {
-  double now = now_seconds();
+  double now = df_now();
   df_ghost **pp = &s->tables->ghosts;
   while (*pp) {
     df_ghost *g = *pp;
@@ -108,13 +109,12 @@ static void reply_err(df_req *r, p_errcode code, const char *msg) {
   df_reply_error(r, &e, 0);
 }
 
-/* A storage failure: logged, answered 500 (retryable by SDKs). */
-static void reply_storage_error(df_req *r, int rc, const char *what) {
+void df_reply_storage_error(df_req *r, int rc, const char *what) {
   df_log(r->srv, DF_LOG_ERROR, "%s failed: %s (%s)", what, st_strerror(rc), st_errname(rc));
   reply_err(r, P_INTERNAL, "The server encountered an internal error trying to fulfill the request.");
 }
 
-static void key_schema_of(const st_table *t, p_key_schema *ks) {
+void df_key_schema_of(const st_table *t, p_key_schema *ks) {
   const st_table_def *d = st_table_info(t);
   ks->hash_name = d->hash.name;
   ks->hash_type = d->hash.type;
@@ -122,9 +122,9 @@ static void key_schema_of(const st_table *t, p_key_schema *ks) {
   ks->range_type = d->range.name ? d->range.type : DV_NONE;
 }
 
-static int table_is_creating(const df_server *s, const st_table *t) {
+int df_table_is_creating(const df_server *s, const st_table *t) {
   if (s->cfg.create_delay_ms <= 0) return 0;
-  return now_seconds() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0;
+  return df_now() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0;
 }
 
 /* The TableDescription of a live table in the given status (NULL = its
@@ -134,8 +134,8 @@ static json_t *describe(df_server *s, const st_table *t, const char *status) {
   json_t *meta = json_loadb(d->meta, d->meta_len, JSON_ALLOW_NUL, NULL); /* as stored */
   if (!meta) return NULL;
   p_key_schema ks;
-  key_schema_of(t, &ks);
-  if (!status) status = table_is_creating(s, t) ? "CREATING" : "ACTIVE";
+  df_key_schema_of(t, &ks);
+  if (!status) status = df_table_is_creating(s, t) ? "CREATING" : "ACTIVE";
   json_t *desc = p_table_description(&s->pctx, d->name, &ks, meta, d->created, status, st_table_item_count(t),
                                      st_table_size_bytes(t));
   json_decref(meta);
@@ -153,14 +153,14 @@ static uint64_t table_wait_lsn(const st_table *t) {
   return st_table_last_lsn(t);
 }
 
-/* Table lookup for item operations: RNF when missing or still CREATING
- * (operations.md 5.0). */
-static st_table *item_table(df_req *r, const char *name) {
-  st_table *t = st_table_find(r->srv->db, k_ns, name);
-  if (!t || table_is_creating(r->srv, t)) {
-    reply_err(r, P_RESOURCE_NOT_FOUND, "Requested resource not found");
-    return NULL;
-  }
+st_table *df_item_table_find(df_server *s, const char *name) {
+  st_table *t = st_table_find(s->db, k_ns, name);
+  return t && !df_table_is_creating(s, t) ? t : NULL;
+}
+
+st_table *df_item_table(df_req *r, const char *name) {
+  st_table *t = df_item_table_find(r->srv, name);
+  if (!t) reply_err(r, P_RESOURCE_NOT_FOUND, "Requested resource not found");
   return t;
 }
 
@@ -194,7 +194,7 @@ void h_create_table(df_req *r) {
   char *meta = json_dumps(ct.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(ct.meta);
   if (!meta) {
-    reply_storage_error(r, ST_ENOMEM, "CreateTable meta");
+    df_reply_storage_error(r, ST_ENOMEM, "CreateTable meta");
     return;
   }
   st_table_def def = {
@@ -204,7 +204,7 @@ void h_create_table(df_req *r) {
       .range = {ct.key.range_name, ct.key.range_name ? ct.key.range_type : DV_NONE},
       .meta = meta,
       .meta_len = strlen(meta),
-      .created = floor(now_seconds() * 1000.0) / 1000.0,
+      .created = floor(df_now() * 1000.0) / 1000.0,
   };
   uint64_t lsn = 0;
   int rc = st_table_create(s->db, &def, &lsn);
@@ -215,7 +215,7 @@ void h_create_table(df_req *r) {
     return;
   }
   if (rc != ST_OK) {
-    reply_storage_error(r, rc, "CreateTable");
+    df_reply_storage_error(r, rc, "CreateTable");
     return;
   }
   st_table *t = st_table_find(s->db, k_ns, ct.table_name);
@@ -223,7 +223,7 @@ void h_create_table(df_req *r) {
    * create delay is configured. */
   json_t *desc = t ? describe(s, t, "CREATING") : NULL;
   if (!desc) {
-    reply_storage_error(r, ST_ECORRUPT, "CreateTable describe");
+    df_reply_storage_error(r, ST_ECORRUPT, "CreateTable describe");
     return;
   }
   json_t *out = json_object();
@@ -245,7 +245,7 @@ void h_describe_table(df_req *r) {
   if (t) {
     desc = describe(s, t, NULL);
     if (!desc) {
-      reply_storage_error(r, ST_ECORRUPT, "DescribeTable");
+      df_reply_storage_error(r, ST_ECORRUPT, "DescribeTable");
       return;
     }
   } else {
@@ -327,7 +327,7 @@ void h_delete_table(df_req *r) {
   }
   /* A page in progress holds an iterator on t: drop the table after it. */
   if (df_wait_tables(r, &t, 1)) return;
-  if (table_is_creating(s, t)) {
+  if (df_table_is_creating(s, t)) {
     p_error_set(&e, P_RESOURCE_IN_USE,
                 "Attempt to change a resource which is still in use: Table is being created: %s", name);
     df_reply_error(r, &e, read_wait_lsn(s));
@@ -335,14 +335,14 @@ void h_delete_table(df_req *r) {
   }
   json_t *desc = describe(s, t, "DELETING");
   if (!desc) {
-    reply_storage_error(r, ST_ECORRUPT, "DeleteTable describe");
+    df_reply_storage_error(r, ST_ECORRUPT, "DeleteTable describe");
     return;
   }
   uint64_t lsn = 0;
   int rc = st_table_drop(s->db, t, &lsn);
   if (rc != ST_OK) {
     json_decref(desc);
-    reply_storage_error(r, rc, "DeleteTable");
+    df_reply_storage_error(r, rc, "DeleteTable");
     return;
   }
   if (s->cfg.delete_delay_ms > 0) {
@@ -350,7 +350,7 @@ void h_delete_table(df_req *r) {
     if (g) {
       g->name = strdup(name);
       g->desc = json_incref(desc);
-      g->until = now_seconds() + s->cfg.delete_delay_ms / 1000.0;
+      g->until = df_now() + s->cfg.delete_delay_ms / 1000.0;
       g->next = s->tables->ghosts;
       s->tables->ghosts = g;
     }
@@ -395,7 +395,7 @@ static int read_old(df_req *r, st_table *t, const dv_value *key, const char *wha
   old->type = DV_NONE;
   int rc = st_item_get(t, key, r->arena, old);
   if (rc != ST_OK) {
-    reply_storage_error(r, rc, what);
+    df_reply_storage_error(r, rc, what);
     return -1;
   }
   return 0;
@@ -436,11 +436,11 @@ void h_put_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  st_table *t = item_table(r, req.table_name);
+  st_table *t = df_item_table(r, req.table_name);
   if (!t) return;
   if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
-  key_schema_of(t, &ks);
+  df_key_schema_of(t, &ks);
   if (p_check_put_item(&ks, &req.item, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
@@ -455,7 +455,7 @@ void h_put_item(df_req *r) {
   uint64_t lsn = 0;
   int rc = st_write(s->db, &w, 1, &lsn);
   if (rc != ST_OK) {
-    reply_storage_error(r, rc, "PutItem");
+    df_reply_storage_error(r, rc, "PutItem");
     return;
   }
   json_t *out = json_object();
@@ -476,10 +476,10 @@ void h_get_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  st_table *t = item_table(r, req.table_name);
+  st_table *t = df_item_table(r, req.table_name);
   if (!t) return;
   p_key_schema ks;
-  key_schema_of(t, &ks);
+  df_key_schema_of(t, &ks);
   if (p_check_key(&ks, &req.key, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
@@ -487,7 +487,7 @@ void h_get_item(df_req *r) {
   dv_value item = {.type = DV_NONE};
   int rc = st_item_get(t, &req.key, r->arena, &item);
   if (rc != ST_OK) {
-    reply_storage_error(r, rc, "GetItem");
+    df_reply_storage_error(r, rc, "GetItem");
     return;
   }
   int found = item.type == DV_M;
@@ -516,11 +516,11 @@ void h_delete_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  st_table *t = item_table(r, req.table_name);
+  st_table *t = df_item_table(r, req.table_name);
   if (!t) return;
   if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
-  key_schema_of(t, &ks);
+  df_key_schema_of(t, &ks);
   if (p_check_key(&ks, &req.key, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
@@ -533,7 +533,7 @@ void h_delete_item(df_req *r) {
     st_write_req w = {.table = t, .op = ST_DEL, .item = &req.key};
     int rc = st_write(s->db, &w, 1, &lsn);
     if (rc != ST_OK) {
-      reply_storage_error(r, rc, "DeleteItem");
+      df_reply_storage_error(r, rc, "DeleteItem");
       return;
     }
   }
@@ -568,11 +568,11 @@ void h_update_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  st_table *t = item_table(r, req.table_name);
+  st_table *t = df_item_table(r, req.table_name);
   if (!t) return;
   if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
-  key_schema_of(t, &ks);
+  df_key_schema_of(t, &ks);
   if (p_check_update_item(&ks, &req, &e) != 0) { /* key vs schema, then key attributes */
     df_reply_error(r, &e, 0);
     return;
@@ -615,7 +615,7 @@ void h_update_item(df_req *r) {
     st_write_req w = {.table = t, .op = ST_PUT, .item = &nw};
     int rc = st_write(s->db, &w, 1, &lsn);
     if (rc != ST_OK) {
-      reply_storage_error(r, rc, "UpdateItem");
+      df_reply_storage_error(r, rc, "UpdateItem");
       return;
     }
   }

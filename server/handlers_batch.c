@@ -20,45 +20,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "protocol/expr_eval.h"
 #include "server/server.h"
-
-static const char *const k_ns = ""; /* the default namespace (as handlers.c) */
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void reply_storage_error(df_req *r, int rc, const char *what) {
-  df_log(r->srv, DF_LOG_ERROR, "%s failed: %s (%s)", what, st_strerror(rc), st_errname(rc));
-  p_error e;
-  p_error_init(&e);
-  p_error_set(&e, P_INTERNAL, "The server encountered an internal error trying to fulfill the request.");
-  df_reply_error(r, &e, 0);
-}
-
-static void key_schema_of(const st_table *t, p_key_schema *ks) {
-  const st_table_def *d = st_table_info(t);
-  ks->hash_name = d->hash.name;
-  ks->hash_type = d->hash.type;
-  ks->range_name = d->range.name;
-  ks->range_type = d->range.name ? d->range.type : DV_NONE;
-}
-
-/* The table for an item operation, or NULL when it is missing or still
- * CREATING (operations.md 5.0), as handlers.c's item_table. */
-static st_table *find_item_table(df_server *s, const char *name) {
-  st_table *t = st_table_find(s->db, k_ns, name);
-  if (!t) return NULL;
-  if (s->cfg.create_delay_ms > 0 &&
-      now_seconds() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0)
-    return NULL;
-  return t;
-}
 
 static void reply_not_found(df_req *r) {
   p_error e;
@@ -86,7 +50,7 @@ void h_batch_write_item(df_req *r) {
   }
   st_table **tables = dv_arena_alloc(r->arena, sizeof(*tables) * req.n_tables);
   for (size_t i = 0; i < req.n_tables; i++) {
-    tables[i] = find_item_table(s, req.tables[i].table_name);
+    tables[i] = df_item_table_find(s, req.tables[i].table_name);
     if (!tables[i]) {
       reply_not_found(r);
       return;
@@ -97,7 +61,7 @@ void h_batch_write_item(df_req *r) {
   if (df_wait_tables(r, tables, req.n_tables)) return;
   for (size_t i = 0; i < req.n_tables; i++) {
     p_key_schema ks;
-    key_schema_of(tables[i], &ks);
+    df_key_schema_of(tables[i], &ks);
     if (p_check_batch_write_table(&ks, &req.tables[i], &e) != 0) {
       df_reply_error(r, &e, 0);
       return;
@@ -115,7 +79,7 @@ void h_batch_write_item(df_req *r) {
         dv_value old = {.type = DV_NONE};
         int rc = st_item_get(tables[i], &q->item, r->arena, &old);
         if (rc != ST_OK) {
-          reply_storage_error(r, rc, "BatchWriteItem read");
+          df_reply_storage_error(r, rc, "BatchWriteItem read");
           return;
         }
         int found = old.type == DV_M;
@@ -128,7 +92,7 @@ void h_batch_write_item(df_req *r) {
   uint64_t lsn = 0;
   int rc = st_write(s->db, w, n, &lsn);
   if (rc != ST_OK) {
-    reply_storage_error(r, rc, "BatchWriteItem");
+    df_reply_storage_error(r, rc, "BatchWriteItem");
     return;
   }
   json_t *out = json_object();
@@ -155,7 +119,7 @@ void h_batch_get_item(df_req *r) {
   }
   st_table **tables = dv_arena_alloc(r->arena, sizeof(*tables) * req.n_tables);
   for (size_t i = 0; i < req.n_tables; i++) {
-    tables[i] = find_item_table(s, req.tables[i].table_name);
+    tables[i] = df_item_table_find(s, req.tables[i].table_name);
     if (!tables[i]) {
       reply_not_found(r);
       return;
@@ -164,7 +128,7 @@ void h_batch_get_item(df_req *r) {
   uint64_t wait_lsn = 0;
   for (size_t i = 0; i < req.n_tables; i++) {
     p_key_schema ks;
-    key_schema_of(tables[i], &ks);
+    df_key_schema_of(tables[i], &ks);
     if (p_check_batch_get_table(&ks, &req.tables[i], &e) != 0) {
       df_reply_error(r, &e, 0);
       return;
@@ -189,7 +153,7 @@ void h_batch_get_item(df_req *r) {
         json_decref(responses);
         json_decref(unprocessed);
         json_decref(capacity);
-        reply_storage_error(r, rc, "BatchGetItem");
+        df_reply_storage_error(r, rc, "BatchGetItem");
         return;
       }
       int found = item.type == DV_M;

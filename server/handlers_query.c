@@ -33,55 +33,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "protocol/expr.h"
 #include "protocol/expr_eval.h"
 #include "server/server.h"
 
-static const char *const k_ns = ""; /* the default namespace (as handlers.c) */
-
 /* Scratch memory for decoded items is recycled past this many bytes. */
 #define SCRATCH_BYTES ((size_t)4 * 1024 * 1024)
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void reply_storage_error(df_req *r, int rc, const char *what) {
-  df_log(r->srv, DF_LOG_ERROR, "%s failed: %s (%s)", what, st_strerror(rc), st_errname(rc));
-  p_error e;
-  p_error_init(&e);
-  p_error_set(&e, P_INTERNAL, "The server encountered an internal error trying to fulfill the request.");
-  df_reply_error(r, &e, 0);
-}
-
-static void key_schema_of(const st_table *t, p_key_schema *ks) {
-  const st_table_def *d = st_table_info(t);
-  ks->hash_name = d->hash.name;
-  ks->hash_type = d->hash.type;
-  ks->range_name = d->range.name;
-  ks->range_type = d->range.name ? d->range.type : DV_NONE;
-}
-
-/* The table, or NULL after answering RNF when it is missing or still
- * CREATING (operations.md 5.0), as handlers.c's item_table. */
-static st_table *query_table(df_req *r, const char *name) {
-  df_server *s = r->srv;
-  st_table *t = st_table_find(s->db, k_ns, name);
-  if (t && s->cfg.create_delay_ms > 0 &&
-      now_seconds() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0)
-    t = NULL;
-  if (!t) {
-    p_error e;
-    p_error_init(&e);
-    p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found");
-    df_reply_error(r, &e, 0);
-  }
-  return t;
-}
 
 /* One slice of a page does at most this much work before yielding to the
  * loop (checked after every item): the longest the loop is held by it. */
@@ -200,7 +158,7 @@ static int page_slice(page *pg) {
     df_req *r = pg->r;
     int scan = q->scan;
     page_free(pg);
-    reply_storage_error(r, rc, scan ? "Scan read" : "Query read");
+    df_reply_storage_error(r, rc, scan ? "Scan read" : "Query read");
     return 1;
   }
   page_finish(pg, 0);
@@ -221,7 +179,7 @@ static void run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_que
   st_iter *it = NULL;
   int rc = st_iter_open(t, spec, &it);
   if (rc != ST_OK) {
-    reply_storage_error(r, rc, q->scan ? "Scan" : "Query");
+    df_reply_storage_error(r, rc, q->scan ? "Scan" : "Query");
     return;
   }
   page *pg = calloc(1, sizeof *pg);
@@ -260,10 +218,10 @@ void h_query(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  st_table *t = query_table(r, q.table_name);
+  st_table *t = df_item_table(r, q.table_name);
   if (!t) return;
   p_key_schema ks;
-  key_schema_of(t, &ks);
+  df_key_schema_of(t, &ks);
   p_query_range rg;
   if (p_check_query(&ks, &q, r->arena, &rg, &e) != 0) {
     df_reply_error(r, &e, 0);
@@ -289,10 +247,10 @@ void h_scan(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  st_table *t = query_table(r, q.table_name);
+  st_table *t = df_item_table(r, q.table_name);
   if (!t) return;
   p_key_schema ks;
-  key_schema_of(t, &ks);
+  df_key_schema_of(t, &ks);
   if (p_check_scan(&ks, &q, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;

@@ -127,6 +127,23 @@ int df_wait_writers(df_req *r, st_table *t);
 int df_pages_init(df_server *s);
 void df_pages_close(df_server *s);
 
+/* Helpers every handler file shares (handlers.c). */
+/* The namespace of the catalog the wire protocol uses. */
+extern const char *const df_default_ns;
+/* Wall-clock time, epoch seconds. */
+double df_now(void);
+/* The table's key schema in protocol terms (strings borrowed from t). */
+void df_key_schema_of(const st_table *t, p_key_schema *ks);
+/* 1 while t is held in CREATING by --create-delay-ms. */
+int df_table_is_creating(const df_server *s, const st_table *t);
+/* Table lookup for item operations, Query and Scan: NULL when it is missing
+ * or still CREATING (operations.md 5.0). */
+st_table *df_item_table_find(df_server *s, const char *name);
+/* The same, answering ResourceNotFoundException when it returns NULL. */
+st_table *df_item_table(df_req *r, const char *name);
+/* A storage failure: logged, answered 500 InternalServerError (SDKs retry). */
+void df_reply_storage_error(df_req *r, int rc, const char *what);
+
 /* handlers.c state: set up and torn down around the loop. */
 int df_tables_init(df_server *s);
 void df_tables_close(df_server *s);
