@@ -7,15 +7,18 @@ PORT ?= 8000
 DATA ?= ./data
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 60
 
 # Debian packages the build and the tests need.
 PKGS = gcc make meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev \
        libuv1-dev libxxhash-dev nettle-dev zlib1g-dev python3 python3-boto3 \
-       awscli curl
+       awscli curl clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build asan run test test-unit test-asan clean format
+.PHONY: all deps build asan run test test-unit test-asan clean format fuzz-build fuzz-smoke fuzz
 
 all: build
 
@@ -52,6 +55,24 @@ test: build asan
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	DYNAFILE_SANITIZED=1 \
 	meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 3
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# Fuzzing (tests/fuzz/README.md): libFuzzer needs clang, so the targets get a
+# build dir of their own; the fuzz flags are set per target there.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true -Db_sanitize=none
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz_expr tests/fuzz/fuzz_request
+
+# Each fuzzer for FUZZ_SMOKE_SECONDS from the committed corpus; new corpus
+# entries go to a temp dir; fails on any crash, leak or hang.
+fuzz-smoke: fuzz-build
+	sh tests/fuzz/run.sh smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS)
+
+# Long run (FUZZ_SECONDS each, in parallel); corpus kept in $(FUZZ_BUILD)/corpus-*.
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh long $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 test-unit: build
 	meson test -C $(BUILD) --print-errorlogs --suite storage --suite protocol
@@ -61,3 +82,33 @@ clean:
 
 format:
 	clang-format -i storage/*.[ch] protocol/*.[ch] server/*.[ch] tests/*.h tests/*/*.c
+
+# Benchmark (issue 6; docs/PERFORMANCE.md): dynafiled against dynalite (in
+# memory and --path) and an nginx ceiling, all on 127.0.0.1, one Markdown
+# table and the targets with PASS / MISS. Installs what it needs when
+# missing: wrk and nginx from Debian (a freshly installed nginx service is
+# stopped and disabled: the bench runs its own), dynalite from npm into
+# bench/.dynalite (git-ignored). bench-quick: a short subset (~1 minute).
+BENCH_PKGS = wrk nginx
+DYNALITE_CLI = bench/.dynalite/node_modules/dynalite/cli.js
+
+.PHONY: bench bench-quick bench-deps
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	  case "$$missing" in *nginx*) $(SUDO) systemctl disable --now nginx >/dev/null 2>&1 || true;; esac; \
+	fi
+	@[ -f $(DYNALITE_CLI) ] || npm install --prefix bench/.dynalite --no-audit --no-fund dynalite@4
+
+bench: build bench-deps
+	/usr/bin/python3 bench/bench.py --build $(BUILD)
+
+bench-quick: build bench-deps
+	/usr/bin/python3 bench/bench.py --quick --build $(BUILD)
