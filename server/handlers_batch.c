@@ -19,6 +19,7 @@
  * the tables read.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/expr_eval.h"
@@ -35,6 +36,14 @@ static void reply_not_found(df_req *r) {
 static void add_capacity(json_t *list, const char *table, double units, p_rcc rcc) {
   json_t *cc = p_consumed_capacity(table, units, rcc);
   if (cc) json_array_append_new(list, cc);
+}
+
+/* Append j as compact JSON text (as df_reply_json prints it) and drop it. */
+static void append_json(p_buf *b, json_t *j) {
+  char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+  if (text) p_buf_puts(b, text);
+  free(text);
+  json_decref(j);
 }
 
 /* ---- BatchWriteItem ------------------------------------------------------------ */
@@ -136,21 +145,28 @@ void h_batch_get_item(df_req *r) {
     uint64_t l = st_table_last_lsn(tables[i]);
     if (l > wait_lsn) wait_lsn = l;
   }
-  json_t *responses = json_object();
+  /* Up to 16 MB of items: written as text (protocol/json_write.c), not
+   * through a jansson tree, so that even the biggest answer holds the loop
+   * for milliseconds. The small members are built with jansson. */
+  p_buf out;
+  p_buf_init(&out);
+  p_buf_puts(&out, "{\"Responses\":{");
   json_t *unprocessed = json_object();
   json_t *capacity = req.rcc != P_RCC_NONE ? json_array() : NULL;
   size_t bytes = 0; /* DynamoDB size of the items gathered so far */
   for (size_t i = 0; i < req.n_tables; i++) {
     const p_batch_get_table *bt = &req.tables[i];
-    json_t *items = json_array();
+    if (i > 0) p_buf_puts(&out, ",");
+    p_write_json_string(&out, bt->table_name, strlen(bt->table_name));
+    p_buf_puts(&out, ":[");
     double units = 0;
+    int nitems = 0;
     size_t j = 0;
     for (; j < bt->n_keys && bytes <= P_BATCH_GET_MAX_BYTES; j++) {
       dv_value item = {.type = DV_NONE};
       int rc = st_item_get(tables[i], &bt->keys[j], r->arena, &item);
       if (rc != ST_OK) {
-        json_decref(items);
-        json_decref(responses);
+        p_buf_free(&out);
         json_decref(unprocessed);
         json_decref(capacity);
         df_reply_storage_error(r, rc, "BatchGetItem");
@@ -161,15 +177,21 @@ void h_batch_get_item(df_req *r) {
       if (!found) continue;
       if (bt->projection) item = expr_project(&item, bt->projection->paths, bt->projection->n, r->arena);
       bytes += dv_item_size(&item);
-      json_array_append_new(items, p_item_to_json(&item));
+      if (nitems++ > 0) p_buf_puts(&out, ",");
+      p_write_item_json(&out, &item);
     }
-    json_object_set_new(responses, bt->table_name, items);
+    p_buf_puts(&out, "]");
     if (j < bt->n_keys) json_object_set_new(unprocessed, bt->table_name, p_batch_get_unprocessed(bt, j));
     if (capacity && j > 0) add_capacity(capacity, bt->table_name, units, req.rcc);
   }
-  json_t *out = json_object();
-  json_object_set_new(out, "Responses", responses);
-  json_object_set_new(out, "UnprocessedKeys", unprocessed);
-  if (capacity) json_object_set_new(out, "ConsumedCapacity", capacity);
-  df_reply_json(r, out, wait_lsn);
+  p_buf_puts(&out, "},\"UnprocessedKeys\":");
+  append_json(&out, unprocessed);
+  if (capacity) {
+    p_buf_puts(&out, ",\"ConsumedCapacity\":");
+    append_json(&out, capacity);
+  }
+  p_buf_puts(&out, "}");
+  size_t len = 0;
+  char *body = p_buf_steal(&out, &len);
+  df_reply_text(r, body, len, wait_lsn);
 }
