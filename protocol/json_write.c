@@ -40,6 +40,7 @@ void p_buf_reserve(p_buf *b, size_t more) {
 }
 
 void p_buf_append(p_buf *b, const void *p, size_t n) {
+  if (n == 0) return; /* memcpy wants valid pointers even for 0 bytes */
   p_buf_reserve(b, n);
   memcpy(b->data + b->len, p, n);
   b->len += n;
