@@ -1,42 +1,138 @@
 #!/usr/bin/python3
-"""preload.py PORT TABLE N [THREADS]: PutItem N 200-byte items k000000.. into
-TABLE over keep-alive connections, fail on any non-200, print items/s."""
-import http.client, json, sys, threading, time
+"""preload.py -- the loader of `make bench`: BatchWriteItem of PARTS x SORTS
+200-byte items (pk "p%05d", sk "s%02d", data 183 random base64 characters;
+DynamoDB item size 2+6 + 2+3 + 4+183 = 200) into table TABLE, 25 items a request, over THREADS
+keep-alive connections.
 
-HDR = {
-    "Content-Type": "application/x-amz-json-1.0",
-    "X-Amz-Target": "DynamoDB_20120810.PutItem",
-    "X-Amz-Date": "20260101T000000Z",
-    "Authorization": "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
-                     "SignedHeaders=host, Signature=0",
-}
+Every answer is checked: status 200, a JSON body with an UnprocessedItems
+map; unprocessed items are sent again (counted) until written. Any other
+answer fails the load. The request bodies are built before the clock starts,
+so that the figure is the server's, not Python's JSON encoder's.
 
-def worker(port, table, lo, hi, errors):
-    c = http.client.HTTPConnection("127.0.0.1", port)
-    for i in range(lo, hi):
-        body = json.dumps({"TableName": table, "Item": {"pk": {"S": "k%06d" % i}, "n": {"N": str(i)},
-                                                        "pad": {"S": "x" * 160}}})
-        c.request("POST", "/", body, HDR)
-        r = c.getresponse()
-        r.read()
-        if r.status != 200:
-            errors.append(r.status)
+Usage: preload.py PORT [PARTS=10000] [SORTS=10] [THREADS=4] [TABLE=bench]
+prints "preload: N items in T s = R items/s (U unprocessed resent)".
+Also importable: preload(port, parts, sorts, threads, table) -> dict.
+"""
+import base64
+import http.client
+import json
+import random
+import sys
+import threading
+import time
 
-def main():
-    port, table, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    nt = int(sys.argv[4]) if len(sys.argv) > 4 else 16
-    errors, ts = [], []
-    t0 = time.time()
-    for k in range(nt):
-        lo, hi = n * k // nt, n * (k + 1) // nt
-        t = threading.Thread(target=worker, args=(port, table, lo, hi, errors))
+AUTH = ("AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0")
+
+
+def headers(op):
+    return {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810." + op,
+        "X-Amz-Date": "20260101T000000Z",
+        "Authorization": AUTH,
+    }
+
+
+def item(i, j):
+    """Item (i, j): its data is 183 random base64 characters (seeded by i, j,
+    so every run writes the same bytes), which no engine can compress away."""
+    rnd = random.Random(i * 100 + j).getrandbits(138 * 8).to_bytes(138, "little")
+    return {"pk": {"S": "p%05d" % i}, "sk": {"S": "s%02d" % j},
+            "data": {"S": base64.b64encode(rnd).decode()[:183]}}
+
+
+_BODIES = {}  # (parts, sorts, table) -> request bodies, built once per process
+
+
+class LoadError(Exception):
+    pass
+
+
+def _worker(port, table, bodies, state, lock):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    hdr = headers("BatchWriteItem")
+    try:
+        while True:
+            with lock:
+                if state["error"] or state["next"] >= len(bodies):
+                    return
+                body = bodies[state["next"]]
+                state["next"] += 1
+            tries = 0
+            while body is not None:
+                conn.request("POST", "/", body, hdr)
+                r = conn.getresponse()
+                data = r.read()
+                if r.status != 200:
+                    raise LoadError("HTTP %d: %s" % (r.status, data[:300]))
+                ans = json.loads(data)
+                un = ans.get("UnprocessedItems")
+                if not isinstance(un, dict):
+                    raise LoadError("answer without UnprocessedItems: %s" % data[:300])
+                if not un:
+                    body = None
+                    continue
+                n = sum(len(v) for v in un.values())
+                with lock:
+                    state["resent"] += n
+                tries += 1
+                if tries > 50:
+                    raise LoadError("items still unprocessed after 50 tries")
+                time.sleep(min(0.001 * 2 ** tries, 0.2))
+                body = json.dumps({"RequestItems": un})
+    except Exception as e:  # noqa: BLE001 -- reported to the caller
+        with lock:
+            state["error"] = state["error"] or "%s: %s" % (type(e).__name__, e)
+    finally:
+        conn.close()
+
+
+def preload(port, parts=10000, sorts=10, threads=4, table="bench"):
+    """Load parts x sorts items; returns {"items", "seconds", "rate", "resent"}.
+    Raises LoadError on any wrong answer."""
+    bodies = _BODIES.get((parts, sorts, table))
+    if bodies is None:
+        batch, bodies = [], []
+        for i in range(parts):
+            for j in range(sorts):
+                batch.append({"PutRequest": {"Item": item(i, j)}})
+                if len(batch) == 25:
+                    bodies.append(json.dumps({"RequestItems": {table: batch}}))
+                    batch = []
+        if batch:
+            bodies.append(json.dumps({"RequestItems": {table: batch}}))
+        _BODIES[(parts, sorts, table)] = bodies
+    state = {"next": 0, "resent": 0, "error": None}
+    lock = threading.Lock()
+    ts = [threading.Thread(target=_worker, args=(port, table, bodies, state, lock))
+          for _ in range(threads)]
+    t0 = time.monotonic()
+    for t in ts:
         t.start()
-        ts.append(t)
     for t in ts:
         t.join()
-    dt = time.time() - t0
-    if errors:
-        sys.exit("preload: %d errors" % len(errors))
-    print("preload: %d items in %.2fs = %.0f items/s" % (n, dt, n / dt))
+    dt = time.monotonic() - t0
+    if state["error"]:
+        raise LoadError(state["error"])
+    n = parts * sorts
+    return {"items": n, "seconds": dt, "rate": n / dt, "resent": state["resent"]}
 
-main()
+
+def main():
+    a = sys.argv[1:]
+    port = int(a[0])
+    parts = int(a[1]) if len(a) > 1 else 10000
+    sorts = int(a[2]) if len(a) > 2 else 10
+    threads = int(a[3]) if len(a) > 3 else 4
+    table = a[4] if len(a) > 4 else "bench"
+    try:
+        r = preload(port, parts, sorts, threads, table)
+    except LoadError as e:
+        sys.exit("preload: FAILED: %s" % e)
+    print("preload: %d items in %.2f s = %.0f items/s (%d unprocessed resent)"
+          % (r["items"], r["seconds"], r["rate"], r["resent"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,21 @@
--- common.lua: shared by the wrk scripts. Each script sets `make_body(i)` and
--- `op`; responses other than 200 are counted as errors and reported by done(),
--- so a run with errors is reported as failed, not as fast.
+-- common.lua: shared by the wrk request scripts of `make bench`.
+--
+-- A script sets `op` (the DynamoDB operation), `make_body(i, j)` (the JSON
+-- body for partition index i and sort index j) and optionally `check(body)`
+-- (true when the answer is right), then requires this file. A script that
+-- sends more than one operation defines `pick()` returning op, body, check
+-- instead (see mix.lua).
+--
+-- Every answer is checked: a status other than 200, or a body that check()
+-- rejects, counts as an error, and so do wrk's socket errors (connect, read,
+-- write, timeout). done() prints one machine-readable line,
+--   BENCH requests=N errors=E bad_status=S socket=K p50_us=A p99_us=B
+-- and the caller reports a run with E + S + K > 0 as FAILED, not as fast.
+--
+-- Keys: partition key pk = "p%05d" over BENCH_PARTS partitions (default
+-- 10000), sort key sk = "s%02d" over BENCH_SORTS sort keys (default 10), as
+-- preload.py writes them. BENCH_KEYS, if set, stands for BENCH_PARTS (for
+-- scripts of a single-key table that call make_body(i)).
 local threads = {}
 local counter = 0
 
@@ -10,19 +25,39 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local function amz_headers(operation)
+  return {
+    ["Content-Type"] = "application/x-amz-json-1.0",
+    ["X-Amz-Target"] = "DynamoDB_20120810." .. operation,
+    ["X-Amz-Date"] = "20260101T000000Z",
+    ["Authorization"] =
+      "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+  }
+end
+
 function init(args)
   errors = 0
-  nkeys = tonumber(os.getenv("BENCH_KEYS") or "100000")
+  header_cache = {}
+  nparts = tonumber(os.getenv("BENCH_PARTS") or os.getenv("BENCH_KEYS") or "10000")
+  nsorts = tonumber(os.getenv("BENCH_SORTS") or "10")
   math.randomseed(id * 7919 + os.time())
-  wrk.headers["Content-Type"] = "application/x-amz-json-1.0"
-  wrk.headers["X-Amz-Target"] = "DynamoDB_20120810." .. op
-  wrk.headers["X-Amz-Date"] = "20260101T000000Z"
-  wrk.headers["Authorization"] =
-    "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+  if op then
+    for k, v in pairs(amz_headers(op)) do wrk.headers[k] = v end
+  end
 end
 
 function request()
-  return wrk.format("POST", "/", nil, make_body(math.random(0, nkeys - 1)))
+  if pick then
+    local operation, body = pick(math.random(0, nparts - 1), math.random(0, nsorts - 1))
+    local h = header_cache[operation]
+    if not h then
+      h = amz_headers(operation)
+      h["Host"] = wrk.headers["Host"]
+      header_cache[operation] = h
+    end
+    return wrk.format("POST", "/", h, body)
+  end
+  return wrk.format("POST", "/", nil, make_body(math.random(0, nparts - 1), math.random(0, nsorts - 1)))
 end
 
 function response(status, headers, body)
@@ -34,6 +69,8 @@ end
 function done(summary, latency, requests)
   local e = 0
   for _, t in ipairs(threads) do e = e + t:get("errors") end
-  io.write(string.format("BENCH requests=%d errors=%d bad_status=%d p50_us=%d p99_us=%d\n",
-    summary.requests, e, summary.errors.status, latency:percentile(50), latency:percentile(99)))
+  local s = summary.errors
+  io.write(string.format("BENCH requests=%d errors=%d bad_status=%d socket=%d p50_us=%d p99_us=%d\n",
+    summary.requests, e, s.status, s.connect + s.read + s.write + s.timeout,
+    latency:percentile(50), latency:percentile(99)))
 end
