@@ -88,7 +88,7 @@ format:
 # table and the targets with PASS / MISS. Installs what it needs when
 # missing: wrk and nginx from Debian (a freshly installed nginx service is
 # stopped and disabled: the bench runs its own), dynalite from npm into
-# bench/.dynalite (git-ignored). bench-quick: a short subset (~1 minute).
+# bench/.dynalite (git-ignored). bench-quick: a short subset (1-2 minutes).
 BENCH_PKGS = wrk nginx
 DYNALITE_CLI = bench/.dynalite/node_modules/dynalite/cli.js
 
