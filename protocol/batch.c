@@ -570,20 +570,8 @@ static int bg_table(const char *name, const json_t *ka, dv_arena *a, p_batch_get
   }
   const json_t *atg = p__member_get(ka, "AttributesToGet");
   if (atg) {
-    size_t na = json_array_size(atg), k = 0;
-    const char **names = dv_arena_alloc(a, sizeof(char *) * (na ? na : 1));
-    for (size_t i = 0; i < na; i++) {
-      const json_t *e = json_array_get(atg, i);
-      if (!json_is_string(e)) continue;
-      const char *s = json_string_value(e);
-      for (size_t j = 0; j < k; j++)
-        if (!strcmp(names[j], s))
-          return p_error_set(err, P_VALIDATION, INVALID "Duplicate value in attribute name: %s", s);
-      names[k++] = dv_arena_strndup(a, s, json_string_length(e));
-    }
-    t->attrs_to_get = names;
-    t->n_attrs_to_get = k;
-    t->projection = expr_projection_from_names(names, k, a);
+    if (p__attrs_to_get(atg, a, &t->attrs_to_get, &t->n_attrs_to_get, err)) return -1;
+    t->projection = expr_projection_from_names(t->attrs_to_get, t->n_attrs_to_get, a);
   }
   const json_t *cr = p__member_get(ka, "ConsistentRead");
   t->consistent_given = cr != NULL;

@@ -461,6 +461,24 @@ int p_parse_update_item(const json_t *body, dv_arena *a, p_update_item *out, p_e
   return 0;
 }
 
+/* AttributesToGet: duplicates, then the names (copied into a). */
+int p__attrs_to_get(const json_t *atg, dv_arena *a, const char ***names_out, size_t *n_out, p_error *err) {
+  size_t n = json_array_size(atg), k = 0;
+  const char **names = dv_arena_alloc(a, sizeof(char *) * (n ? n : 1));
+  for (size_t i = 0; i < n; i++) {
+    const json_t *e = json_array_get(atg, i);
+    if (!json_is_string(e)) continue;
+    const char *s = json_string_value(e);
+    for (size_t j = 0; j < k; j++)
+      if (!strcmp(names[j], s))
+        return p_error_set(err, P_VALIDATION, INVALID "Duplicate value in attribute name: %s", s);
+    names[k++] = dv_arena_strndup(a, s, json_string_length(e));
+  }
+  *names_out = names;
+  *n_out = k;
+  return 0;
+}
+
 /* ---- GetItem ------------------------------------------------------------------- */
 
 int p_parse_get_item(const json_t *body, dv_arena *a, p_get_item *out, p_error *err) {
@@ -488,20 +506,8 @@ int p_parse_get_item(const json_t *body, dv_arena *a, p_get_item *out, p_error *
   if (expr_check_unused(x.ean, NULL, &x.usage, err)) return -1;
   if (p__item_convert(p__member_get(body, "Key"), P_LAYER_CURRENT, a, &out->key, err)) return -1;
   if (atg) {
-    size_t n = json_array_size(atg), k = 0;
-    const char **names = dv_arena_alloc(a, sizeof(char *) * n);
-    for (size_t i = 0; i < n; i++) {
-      const json_t *e = json_array_get(atg, i);
-      if (!json_is_string(e)) continue;
-      const char *s = json_string_value(e);
-      for (size_t j = 0; j < k; j++)
-        if (!strcmp(names[j], s))
-          return p_error_set(err, P_VALIDATION, INVALID "Duplicate value in attribute name: %s", s);
-      names[k++] = dv_arena_strndup(a, s, json_string_length(e));
-    }
-    out->attrs_to_get = names;
-    out->n_attrs_to_get = k;
-    out->projection = expr_projection_from_names(names, k, a);
+    if (p__attrs_to_get(atg, a, &out->attrs_to_get, &out->n_attrs_to_get, err)) return -1;
+    out->projection = expr_projection_from_names(out->attrs_to_get, out->n_attrs_to_get, a);
   }
   out->table_name = p__member_str(body, "TableName", a, NULL);
   out->consistent = p__bool_value(p__member_get(body, "ConsistentRead"));

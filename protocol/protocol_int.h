@@ -162,4 +162,9 @@ typedef struct p__req_exprs {
 int p__exprs_begin(const json_t *body, const char *const *legacy, const char *const *exprs, bool eav_member,
                    dv_arena *a, p__req_exprs *x, p_error *err);
 
+/* AttributesToGet (a list of strings that passed the shape check): the
+ * duplicate check ("Duplicate value in attribute name: a"), then the names,
+ * copied into a. */
+int p__attrs_to_get(const json_t *atg, dv_arena *a, const char ***names_out, size_t *n_out, p_error *err);
+
 #endif /* DF_PROTOCOL_INT_H */

@@ -313,25 +313,6 @@ static int select_check(const json_t *body, bool scan, p_query *q, p_error *err)
   return 0;
 }
 
-/* AttributesToGet: duplicates, then the names (copied into a). */
-static int attrs_to_get(const json_t *atg, dv_arena *a, const char ***names_out, size_t *n_out,
-                        p_error *err) {
-  size_t n = json_array_size(atg), k = 0;
-  const char **names = dv_arena_alloc(a, sizeof(char *) * (n ? n : 1));
-  for (size_t i = 0; i < n; i++) {
-    const json_t *e = json_array_get(atg, i);
-    if (!json_is_string(e)) continue;
-    const char *s = json_string_value(e);
-    for (size_t j = 0; j < k; j++)
-      if (!strcmp(names[j], s))
-        return p_error_set(err, P_VALIDATION, INVALID "Duplicate value in attribute name: %s", s);
-    names[k++] = dv_arena_strndup(a, s, json_string_length(e));
-  }
-  *names_out = names;
-  *n_out = k;
-  return 0;
-}
-
 /* Scan's ExclusiveStartKey messages that keep no "The provided starting key
  * is invalid: " in front (operations.md 1.2): numbers, empty NS, duplicates. */
 static bool esk_message_bare(const char *m) {
@@ -422,7 +403,7 @@ static int parse_common(const json_t *body, bool scan, dv_arena *a, p_query *q, 
   if (select_check(body, scan, q, err)) return -1;
   const char **atg = NULL;
   size_t n_atg = 0;
-  if (member(body, "AttributesToGet") && attrs_to_get(member(body, "AttributesToGet"), a, &atg, &n_atg, err))
+  if (member(body, "AttributesToGet") && p__attrs_to_get(member(body, "AttributesToGet"), a, &atg, &n_atg, err))
     return -1;
   if (esk_convert(body, scan, a, q, err)) return -1;
 
