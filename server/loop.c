@@ -38,8 +38,10 @@
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT_S 120
-/* Per-connection buffer for headers (AWS allows ~16 KB of headers). */
-#define CONN_MEMORY (64 * 1024)
+/* Per-connection buffer for headers (AWS allows ~16 KB of headers). Not
+ * bigger than that needs: libmicrohttpd clears it after every request, which
+ * at 64 KiB was a tenth of a GetItem's CPU (docs/PERFORMANCE.md). */
+#define CONN_MEMORY (32 * 1024)
 
 static void on_timer(uv_timer_t *t);
 

@@ -89,6 +89,23 @@ class WireTest(DaemonTestCase):
     def raw(self, target, body, **kw):
         return self.daemon.raw(target, body, **kw)
 
+    def test_large_headers(self):
+        # AWS accepts about 16 KB of headers; the per-connection buffer must hold them and the
+        # answer (several requests on one connection, so the buffer is reused).
+        c = self.daemon.connection()
+        for n in (4000, 12000, 15000):
+            c.request("POST", "/", b"{}", {"Content-Type": "application/x-amz-json-1.0",
+                                         "X-Amz-Target": "DynamoDB_20120810.ListTables",
+                                         "X-Amz-Date": "20260101T000000Z",
+                                         "Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/"
+                                                          "dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+                                         "X-Padding": "p" * n})
+            r = c.getresponse()
+            body = r.read()
+            self.assertEqual(r.status, 200, (n, body[:200]))
+            self.assertIn(b"TableNames", body)
+        c.close()
+
     # -- the data-driven table ----------------------------------------------------
 
     def test_cases_file(self):
