@@ -111,4 +111,8 @@ void expr_updated_values(const expr_changes *c, expr_updated_which which, dv_are
  * item must be a DV_M; the result is a DV_M (possibly empty) in a. */
 dv_value expr_project(const dv_value *item, const expr_path *paths, size_t n, dv_arena *a);
 
+/* 1 when two path elements are the same map key (bytes) or the same list
+ * index. */
+int expr_path_elem_equal(const expr_path_elem *x, const expr_path_elem *y);
+
 #endif /* DF_EXPR_EVAL_H */

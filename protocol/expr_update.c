@@ -63,14 +63,9 @@ struct mod_node {
   mod_node **kids;            /* children (malloc'd) */
 };
 
-static int elem_same(const expr_path_elem *x, const expr_path_elem *y) {
-  if (!x->name || !y->name) return !x->name && !y->name && x->index == y->index;
-  return x->name_len == y->name_len && memcmp(x->name, y->name, x->name_len) == 0;
-}
-
 static mod_node *mod_child(mod_node *nd, const expr_path_elem *e) {
   for (uint32_t i = 0; i < nd->n; i++)
-    if (elem_same(nd->kids[i]->elem, e)) return nd->kids[i];
+    if (expr_path_elem_equal(nd->kids[i]->elem, e)) return nd->kids[i];
   if (nd->n == nd->cap) {
     nd->cap = nd->cap ? nd->cap * 2 : 4;
     nd->kids = xrealloc(nd->kids, sizeof(mod_node *) * nd->cap);
