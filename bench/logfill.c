@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
         attrs[1] = (dv_attr){"pk", 2, dv_make_s(a, pk, strlen(pk))};
         attrs[2] = (dv_attr){"sk", 2, dv_make_s(a, sk, strlen(sk))};
         dv_value item = {.type = DV_M, .n = 3, .u.attrs = attrs};
-        st_write_req w = {t, ST_PUT, &item};
+        st_write_req w = {t, ST_PUT, &item, 0};
         uint64_t lsn;
         rc = st_write(db, &w, 1, &lsn);
         if (rc != ST_OK) goto fail;

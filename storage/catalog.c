@@ -1,8 +1,8 @@
 /*
  * catalog.c -- encodings of table definitions and of the catalog file.
  *
- * The catalog file (<data>/catalog) is the list of live tables as of a
- * checkpoint, with the checkpoint's LSN and the next table id. It is written
+ * The catalog file (<data>/catalog) is the list of live tables and event
+ * logs as of a checkpoint, with the checkpoint's LSN and the next table id. It is written
  * only by checkpoints, always as a whole and atomically (temporary file,
  * fsync, rename, fsync of the directory), so it is either the old or the
  * new version, never a mix. Integers are little-endian; "varint" is the
@@ -12,22 +12,33 @@
  *
  *   offset  size  meaning
  *   0       8     magic "DFCATLOG"
- *   8       4     format version, 1
- *   12      4     number of tables N
+ *   8       4     format version V: 2 (written), or 1 (still read)
+ *   12      4     number of entries N (tables and event logs)
  *   16      8     checkpoint LSN C: every log record <= C is reflected in
  *                 the catalog and in the partition files
  *   24      8     next table id (ids are never reused, even after a drop)
- *   32      ...   N table definitions, back to back (below)
+ *   32      ...   N definitions, back to back, each in definition version
+ *                 V (below): a version-1 file holds only tables
  *   end-8   8     xxh64 (seed 0) of every byte before it
  *
  * Validity rule: the file is valid iff it is at least 40 bytes long, the
- * magic and the checksum match, the version is 1 (another version is
- * ST_EVERSION), and exactly N well-formed definitions fill the bytes between
- * offset 32 and the checksum. A file that fails the rule is ST_ECORRUPT:
- * unlike the log's tail, the catalog is never expected to be torn (it is
- * renamed into place only after it is durable), so it is not guessed at.
+ * magic and the checksum match, the version is 1 or 2 (another version is
+ * ST_EVERSION), and exactly N well-formed definitions of that version fill
+ * the bytes between offset 32 and the checksum. A file that fails the rule
+ * is ST_ECORRUPT: unlike the log's tail, the catalog is never expected to
+ * be torn (it is renamed into place only after it is durable), so it is not
+ * guessed at.
  *
- * Table definition (also the payload of a CREATE_TABLE log operation):
+ * Table definition, version 2 (catalog files of version 2 and the log's
+ * CREATE_V2 operation): one kind byte, then the version-1 fields.
+ *
+ *   field        encoding
+ *   kind         1 byte: 0 = table (ST_KIND_TABLE), 1 = event log
+ *                (ST_KIND_EVENTS; then partitions must be 1)
+ *   ...          the version-1 fields below
+ *
+ * Table definition, version 1 (catalog files of version 1 and the log's
+ * CREATE_TABLE operation; always a table):
  *
  *   field        encoding
  *   id           varint
@@ -41,8 +52,11 @@
  *   created      8 bytes: IEEE-754 double, little-endian bit pattern
  *   meta         varint length + bytes
  *
+ * An event log stores hash name "seq", type 'N' and no sort key there (the
+ * engine's own placeholder: an event log has no key schema of its own).
  * Names may not contain NUL bytes (they are C strings in memory).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -59,7 +73,8 @@
 #include "storage/storage.h"
 
 #define CAT_MAGIC "DFCATLOG"
-#define CAT_VERSION 1
+#define CAT_VERSION 2      /* the version written */
+#define CAT_VERSION_MIN 1  /* the oldest version read */
 #define CAT_HDR 32
 #define CAT_MAX_NAME 65535u
 
@@ -86,7 +101,12 @@ static dv_type char_type(uint8_t c) {
   return c == 'S' ? DV_S : c == 'N' ? DV_N : c == 'B' ? DV_B : DV_NONE;
 }
 
-void cat_table_encode(const cat_table *t, st_buf *out) {
+void cat_table_encode(const cat_table *t, unsigned version, st_buf *out) {
+  assert(version == CAT_DEF_V2 || (version == CAT_DEF_V1 && t->kind == ST_KIND_TABLE));
+  if (version == CAT_DEF_V2) {
+    uint8_t k = (uint8_t)t->kind;
+    st_buf_append(out, &k, 1);
+  }
   codec_put_varint(out, t->id);
   codec_put_varint(out, t->partitions);
   put_str(out, t->ns);
@@ -148,14 +168,22 @@ void cat_table_free(cat_table *t) {
   memset(t, 0, sizeof *t);
 }
 
-int cat_table_decode(const uint8_t *p, size_t len, size_t *used, cat_table *t) {
+int cat_table_decode(const uint8_t *p, size_t len, unsigned version, size_t *used,
+                     cat_table *t) {
   cat_rd r = {p, p + len};
   memset(t, 0, sizeof *t);
+  t->kind = ST_KIND_TABLE;
   uint64_t v;
   size_t n;
   uint8_t c;
+  if (version != CAT_DEF_V1 && version != CAT_DEF_V2) goto fail;
+  if (version == CAT_DEF_V2) {
+    if (!rd_byte(&r, &c) || (c != ST_KIND_TABLE && c != ST_KIND_EVENTS)) goto fail;
+    t->kind = (st_kind)c;
+  }
   if (!rd_varint(&r, &t->id) || t->id == 0) goto fail;
   if (!rd_varint(&r, &v) || v == 0 || v > 65536 || (v & (v - 1))) goto fail;
+  if (t->kind == ST_KIND_EVENTS && v != 1) goto fail;
   t->partitions = (uint32_t)v;
   if (!rd_str(&r, &t->ns, &n)) goto fail;
   if (!rd_str(&r, &t->name, &n) || n == 0) goto fail;
@@ -216,7 +244,7 @@ void cat_file_encode(uint64_t ckpt_lsn, uint64_t next_id, const cat_table *const
   put_le64(h + 16, ckpt_lsn);
   put_le64(h + 24, next_id);
   st_buf_append(out, h, CAT_HDR);
-  for (size_t i = 0; i < n; i++) cat_table_encode(tables[i], out);
+  for (size_t i = 0; i < n; i++) cat_table_encode(tables[i], CAT_DEF_V2, out);
   uint8_t sum[8];
   put_le64(sum, XXH64(out->p + start, out->len - start, 0));
   st_buf_append(out, sum, 8);
@@ -320,10 +348,10 @@ int cat_file_load(const char *dir, cat_file *out, char *err, size_t errlen) {
     cat_err(err, errlen, "%s is corrupt (checksum mismatch)", path);
     goto done;
   }
-  if (get_le(img + 8, 4) != CAT_VERSION) {
+  unsigned version = (unsigned)get_le(img + 8, 4);
+  if (version < CAT_VERSION_MIN || version > CAT_VERSION) {
     rc = ST_EVERSION;
-    cat_err(err, errlen, "%s has unsupported format version %u", path,
-            (unsigned)get_le(img + 8, 4));
+    cat_err(err, errlen, "%s has unsupported format version %u", path, version);
     goto done;
   }
   size_t n = (size_t)get_le(img + 12, 4);
@@ -337,7 +365,8 @@ int cat_file_load(const char *dir, cat_file *out, char *err, size_t errlen) {
   size_t off = CAT_HDR, end = len - 8;
   for (size_t i = 0; i < n; i++) {
     size_t used;
-    if (cat_table_decode(img + off, end - off, &used, &out->tables[i]) != ST_OK) {
+    /* File version 1 holds version-1 definitions, 2 version-2 ones. */
+    if (cat_table_decode(img + off, end - off, version, &used, &out->tables[i]) != ST_OK) {
       cat_err(err, errlen, "%s is corrupt (table %zu of %zu)", path, i + 1, n);
       goto done;
     }

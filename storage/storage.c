@@ -1,7 +1,8 @@
 /*
  * storage.c -- the engine behind storage.h: the data directory, the
  * in-memory catalog, item reads and writes over per-partition B-trees,
- * group commit over the write-ahead log, checkpoints and recovery.
+ * change events (event logs), group commit over the write-ahead log,
+ * checkpoints and recovery.
  *
  * ---- Data directory ------------------------------------------------------
  *
@@ -12,7 +13,8 @@
  *   <dir>/wal/<lsn16>.wal      log segments, named by first LSN (wal.c)
  *   <dir>/tables/<id>/p<n>.bt  B-tree of partition n of table <id> (btree.c),
  *                              created on the first write to that partition:
- *                              a table without data has no files
+ *                              a table without data has no files. An event
+ *                              log <id> has one partition, p0.bt (below)
  *
  * ---- Log payload ---------------------------------------------------------
  *
@@ -26,20 +28,58 @@
  *                     key (codec.h key encoding), varint item length, item
  *                     (codec.h item encoding)
  *   2   DEL           varint table id, varint partition, varint key length, key
- *   3   CREATE_TABLE  table definition (catalog.c encoding, with its id)
- *   4   DROP_TABLE    varint table id
+ *   3   CREATE_TABLE  table definition, version 1 (catalog.c encoding, with
+ *                     its id; always a table). Written by older versions,
+ *                     still replayed
+ *   4   DROP_TABLE    varint table id (a table or an event log)
  *   5   SET_META      varint table id, varint length, meta bytes
+ *   6   CREATE_V2     table definition, version 2 (with its kind: a table or
+ *                     an event log); every creation writes this one
+ *   7   EVENT         varint event-log id, varint index i of the event
+ *                     within the record (0, 1, 2... in request order; <
+ *                     65536), then the event encoding (below)
+ *   8   TRIM          varint event-log id, varint before: delete the log's
+ *                     events with seq < before and raise its trim point to
+ *                     before
  *
  * A record that passes the log's checksum but does not parse, or names a
  * table that does not exist, makes st_open fail with ST_ECORRUPT: it is not
  * a torn tail but damage (or a bug), and guessing would lose data silently.
+ *
+ * Event encoding (the bytes after the index of an EVENT operation, and the
+ * value stored for the event in its log's tree):
+ *
+ *   field     encoding
+ *   kind      1 byte: 1 INSERT, 2 MODIFY, 3 REMOVE (st_event_kind)
+ *   flags     1 byte: ST_EVF_* (bit 0: TTL deletion)
+ *   time_ms   varint: wall-clock time of the st_write, epoch milliseconds
+ *   keys      varint length (> 0) + codec.h item encoding of a map holding
+ *             the table's key attributes
+ *   old       varint length + item encoding of the item before the change;
+ *             length 0 = absent (INSERT, or the view keeps no old image)
+ *   new       varint length + item encoding of the item after the change;
+ *             length 0 = absent (REMOVE, or the view keeps no new image)
+ *
+ * Event logs: an event log is a catalog entry of kind ST_KIND_EVENTS with
+ * one partition whose tree maps the 8-byte big-endian sequence number
+ * seq = (LSN << 16) | i of each event to its event encoding. Applying an
+ * EVENT computes seq from the LSN of the record that holds it (live and at
+ * replay alike), so nothing guesses an LSN ahead of the commit. A table
+ * with a log attached (in memory, st_table_set_events) gets, from st_write,
+ * one EVENT operation per request that changes data, appended to the same
+ * record after the item operations; whether a request changes data is
+ * decided before logging, from the item's stored bytes (the item encoding
+ * is canonical, so equal bytes are equal items).
  *
  * Partitions: the partition of a key is the top log2(partitions) bits of the
  * 64-bit partition-key hash that begins its encoding (codec.h), so partition
  * order is hash order and a whole table in (partition, key) order is in
  * encoded-key order. Each partition's tree keeps in its user words
  * u[0] = item count and u[1] = sum of DynamoDB item sizes, written by every
- * checkpoint of that tree and maintained by replay.
+ * checkpoint of that tree and maintained by replay. An event log's tree
+ * keeps u[0] = event count, u[1] = sum of their event-encoding bytes and
+ * u[2] = the trim point (the trim point changes the words, which makes the
+ * tree part of the next checkpoint even when a trim deleted nothing).
  *
  * ---- Durability invariants ---------------------------------------------------
  *
@@ -124,8 +164,8 @@
  *     the log is kept, and the next checkpoint retries.
  *
  * D10. Table ids are never reused (next id is in every catalog and every
- *     CREATE_TABLE record), so a log record can never reach a table other
- *     than the one it was written for.
+ *     CREATE_TABLE / CREATE_V2 record), so a log record can never reach a
+ *     table or event log other than the one it was written for.
  *
  * D11. LSNs are never reused against a file. By D4 no partition file is
  *     ahead of the durable log; if the log nevertheless ends below some
@@ -134,6 +174,16 @@
  *     checkpoints at once, so that a new record can never carry an LSN that
  *     replay would skip as "already in the file". What was lost is reported
  *     by st_recovery_note().
+ *
+ * D12. Events. A change event is an operation of the same record as the
+ *     change it describes, so after a crash a change and its event are both
+ *     present or both absent (D3), and a checkpoint covers both or neither
+ *     (D4-D6: the log's tree follows the same L_p rule as a partition).
+ *     Its seq derives from the record's LSN, so a seq is never reused
+ *     (D11), seqs increase in commit order, and an event is durable exactly
+ *     when its record is. A TRIM is logged like any change; the trim point
+ *     it sets is in the log tree's user words, never lowered, so trimmed
+ *     events never come back after recovery.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -157,7 +207,16 @@
 
 #define REC_OPS 1 /* the engine's only log record type */
 
-enum { OP_PUT = 1, OP_DEL = 2, OP_CREATE = 3, OP_DROP = 4, OP_SET_META = 5 };
+enum {
+  OP_PUT = 1,
+  OP_DEL = 2,
+  OP_CREATE = 3, /* version-1 definition (replay only) */
+  OP_DROP = 4,
+  OP_SET_META = 5,
+  OP_CREATE_V2 = 6,
+  OP_EVENT = 7,
+  OP_TRIM = 8
+};
 
 #define MAX_HASH_KEY 2048     /* partition-key bytes */
 #define MAX_RANGE_KEY 1024    /* sort-key bytes */
@@ -165,6 +224,8 @@ enum { OP_PUT = 1, OP_DEL = 2, OP_CREATE = 3, OP_DROP = 4, OP_SET_META = 5 };
 #define MAX_NAME 1024         /* namespace, table and key names (bytes) */
 #define MAX_META (16u << 20)  /* opaque table meta bytes */
 #define MAX_PARTITIONS 65536
+#define MAX_EVENTS 65536      /* events of one record: the index is 16 bits of seq */
+#define EV_SEQ_NAME "seq"     /* an event log's placeholder key name (catalog.c) */
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -225,6 +286,11 @@ struct st_table {
   int dropped;        /* dropped; kept only while a checkpoint references it */
   int ckpt_refs;      /* trees of this table in the checkpoint in flight */
   uint64_t last_lsn;  /* LSN of the newest change to this table since open (0: none) */
+  void *user;         /* the caller's pointer (st_table_set_user) */
+  st_table *events;   /* table: the event log attached, NULL if none (in memory) */
+  unsigned view;      /* table: ST_VIEW_* of the attached log */
+  st_table *events_of; /* event log: the table it is attached to, NULL if none */
+  uint64_t trimmed;   /* event log: trim point (user word u[2] of its tree) */
 };
 
 /* One tree of a checkpoint job. */
@@ -286,6 +352,9 @@ struct st_db {
   st_buf kbuf;            /* scratch: an encoded key */
   st_buf vbuf;            /* scratch: an encoded item / a value read */
   st_buf obuf;            /* scratch: an old value replaced */
+  st_buf rbuf;            /* scratch: an item's stored bytes read before a write */
+  st_buf ebuf;            /* scratch: the EVENT operations of a batch */
+  st_buf tbuf;            /* scratch: an event's keys; a batch's keys (duplicate check) */
   char replay_err[200];   /* why replay failed */
   char note[200];         /* what recovery cut off ("" if nothing) */
   uint64_t flushes;       /* stats: group commits */
@@ -368,6 +437,10 @@ static uint64_t be64(const uint8_t *p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
   return v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
 static unsigned part_of_hash(const st_table *t, uint64_t h) {
@@ -486,6 +559,7 @@ static void table_free(st_table *t) {
 }
 
 static void table_sync_def(st_table *t) {
+  t->def.kind = t->c.kind;
   t->def.ns = t->c.ns;
   t->def.name = t->c.name;
   t->def.hash.name = t->c.hash_name;
@@ -518,6 +592,7 @@ static int table_open_parts(st_db *db, st_table *t, char *err, size_t errlen) {
         t->parts[p].bytes = u[1];
         t->items += u[0];
         t->bytes += u[1];
+        if (t->c.kind == ST_KIND_EVENTS) t->trimmed = u[2];
       }
     }
     free(path);
@@ -573,6 +648,10 @@ static void table_remove(st_db *db, st_table *t) {
   memmove(db->by_id + j, db->by_id + j + 1, (db->ntables - j - 1) * sizeof *db->by_id);
   db->ntables--;
   t->dropped = 1;
+  /* Dropping either side detaches a table from its event log. */
+  if (t->events) t->events->events_of = NULL;
+  if (t->events_of) t->events_of->events = NULL;
+  t->events = t->events_of = NULL;
   push_dropped(db, t->c.id);
   if (t->ckpt_refs == 0) {
     table_free(t);
@@ -640,6 +719,12 @@ static int rd_bytes(op_rd *r, const uint8_t **b, size_t *len) {
   return 1;
 }
 
+static int no_table(st_db *db, uint64_t lsn, uint64_t id) {
+  snprintf(db->replay_err, sizeof db->replay_err,
+           "log record %" PRIu64 " writes to table %" PRIu64 ", which does not exist", lsn, id);
+  return ST_ECORRUPT;
+}
+
 static int apply_item(st_db *db, uint64_t lsn, int op, op_rd *r) {
   uint64_t tid, part;
   const uint8_t *key, *val = NULL;
@@ -648,11 +733,8 @@ static int apply_item(st_db *db, uint64_t lsn, int op, op_rd *r) {
     return ST_ECORRUPT;
   if (op == OP_PUT && !rd_bytes(r, &val, &vlen)) return ST_ECORRUPT;
   st_table *t = table_by_id(db, tid);
-  if (!t) {
-    snprintf(db->replay_err, sizeof db->replay_err,
-             "log record %" PRIu64 " writes to table %" PRIu64 ", which does not exist", lsn, tid);
-    return ST_ECORRUPT;
-  }
+  if (!t) return no_table(db, lsn, tid);
+  if (t->c.kind != ST_KIND_TABLE) return ST_ECORRUPT;
   if (part >= t->c.partitions || klen < 8 || part_of_key(t, key) != part) return ST_ECORRUPT;
   st_part *pp = &t->parts[part];
   int rc;
@@ -687,6 +769,106 @@ static int apply_item(st_db *db, uint64_t lsn, int op, op_rd *r) {
   return ST_OK;
 }
 
+/* An event encoding's fields (pointers into the bytes parsed). */
+typedef struct ev_parts {
+  uint8_t kind;             /* ST_EV_* */
+  uint8_t flags;            /* ST_EVF_* */
+  uint64_t time_ms;         /* epoch milliseconds */
+  const uint8_t *keys;      /* keys item encoding */
+  size_t keys_len;          /* its bytes (> 0) */
+  const uint8_t *old_img;   /* old image encoding (old_len 0: absent) */
+  size_t old_len;           /* its bytes */
+  const uint8_t *new_img;   /* new image encoding (new_len 0: absent) */
+  size_t new_len;           /* its bytes */
+} ev_parts;
+
+/* Parse one event encoding at r (the layout at the top); 0 if malformed. */
+static int rd_event(op_rd *r, ev_parts *e) {
+  if (r->end - r->p < 2) return 0;
+  e->kind = r->p[0];
+  e->flags = r->p[1];
+  r->p += 2;
+  if (e->kind < ST_EV_INSERT || e->kind > ST_EV_REMOVE) return 0;
+  return rd_varint(r, &e->time_ms) && rd_bytes(r, &e->keys, &e->keys_len) && e->keys_len > 0 &&
+         rd_bytes(r, &e->old_img, &e->old_len) && rd_bytes(r, &e->new_img, &e->new_len);
+}
+
+/* EVENT: store the event under seq = (lsn << 16) | index in its log. */
+static int apply_event(st_db *db, uint64_t lsn, op_rd *r) {
+  uint64_t lid, idx;
+  ev_parts e;
+  if (!rd_varint(r, &lid) || !rd_varint(r, &idx) || idx >= MAX_EVENTS) return ST_ECORRUPT;
+  const uint8_t *ev = r->p;
+  if (!rd_event(r, &e)) return ST_ECORRUPT;
+  size_t evlen = (size_t)(r->p - ev);
+  st_table *t = table_by_id(db, lid);
+  if (!t) return no_table(db, lsn, lid);
+  if (t->c.kind != ST_KIND_EVENTS || lsn > (UINT64_MAX >> 16)) return ST_ECORRUPT;
+  st_part *pp = &t->parts[0];
+  int rc;
+  if (!pp->tree && (rc = part_create(db, t, 0)) != ST_OK) return rc;
+  if (lsn <= bt_checkpoint_lsn(pp->tree)) return ST_OK; /* already in the file (D6) */
+  uint8_t key[8];
+  put_be64(key, (lsn << 16) | idx);
+  int had = 0;
+  rc = bt_put(pp->tree, key, 8, ev, evlen, &db->obuf, &had);
+  pp->mods++;
+  if (rc != ST_OK) return rc;
+  if (had) { /* only if a record were applied twice; keeps the counts exact */
+    pp->items--;
+    t->items--;
+    pp->bytes -= db->obuf.len;
+    t->bytes -= db->obuf.len;
+  }
+  pp->items++;
+  t->items++;
+  pp->bytes += evlen;
+  t->bytes += evlen;
+  return ST_OK;
+}
+
+/* TRIM: delete the log's events with seq < before; raise the trim point. */
+static int apply_trim(st_db *db, uint64_t lsn, op_rd *r) {
+  uint64_t lid, before;
+  if (!rd_varint(r, &lid) || !rd_varint(r, &before)) return ST_ECORRUPT;
+  st_table *t = table_by_id(db, lid);
+  if (!t) return no_table(db, lsn, lid);
+  if (t->c.kind != ST_KIND_EVENTS) return ST_ECORRUPT;
+  st_part *pp = &t->parts[0];
+  int rc;
+  /* The tree holds the trim point, so it must exist even if empty. */
+  if (!pp->tree && (rc = part_create(db, t, 0)) != ST_OK) return rc;
+  if (lsn <= bt_checkpoint_lsn(pp->tree)) return ST_OK; /* already in the file (D6) */
+  uint8_t bound[8];
+  put_be64(bound, before);
+  bt_cursor *c;
+  if ((rc = bt_cursor_open(pp->tree, &c)) != ST_OK) return rc;
+  for (;;) {
+    /* Every delete invalidates the cursor: seek to the first key again. */
+    if ((rc = bt_cursor_seek(c, bound, 0)) != ST_OK || !bt_cursor_valid(c)) break;
+    const uint8_t *k;
+    size_t klen;
+    bt_cursor_key(c, &k, &klen);
+    if (keycmp(k, klen, bound, 8) >= 0) break;
+    db->kbuf.len = 0;
+    st_buf_append(&db->kbuf, k, klen);
+    int found = 0;
+    rc = bt_delete(pp->tree, db->kbuf.p, db->kbuf.len, &db->obuf, &found);
+    pp->mods++;
+    if (rc != ST_OK) break;
+    if (found) {
+      pp->items--;
+      t->items--;
+      pp->bytes -= db->obuf.len;
+      t->bytes -= db->obuf.len;
+    }
+  }
+  bt_cursor_close(c);
+  if (rc != ST_OK) return rc;
+  if (before > t->trimmed) t->trimmed = before;
+  return ST_OK;
+}
+
 /* Apply every operation of a record's payload. */
 static int apply_ops(st_db *db, uint64_t lsn, const uint8_t *p, size_t len) {
   op_rd r = {p, p + len};
@@ -700,10 +882,13 @@ static int apply_ops(st_db *db, uint64_t lsn, const uint8_t *p, size_t len) {
       case OP_DEL:
         rc = apply_item(db, lsn, op, &r);
         break;
-      case OP_CREATE: {
+      case OP_CREATE:
+      case OP_CREATE_V2: {
         cat_table c;
         size_t used;
-        if (cat_table_decode(r.p, (size_t)(r.end - r.p), &used, &c) != ST_OK) return ST_ECORRUPT;
+        unsigned version = op == OP_CREATE ? CAT_DEF_V1 : CAT_DEF_V2;
+        if (cat_table_decode(r.p, (size_t)(r.end - r.p), version, &used, &c) != ST_OK)
+          return ST_ECORRUPT;
         r.p += used;
         rc = table_add(db, &c, db->replay_err, sizeof db->replay_err);
         break;
@@ -724,6 +909,12 @@ static int apply_ops(st_db *db, uint64_t lsn, const uint8_t *p, size_t len) {
         table_sync_def(t);
         break;
       }
+      case OP_EVENT:
+        rc = apply_event(db, lsn, &r);
+        break;
+      case OP_TRIM:
+        rc = apply_trim(db, lsn, &r);
+        break;
       default:
         return ST_ECORRUPT;
     }
@@ -767,31 +958,37 @@ static int valid_name(const char *s, int allow_empty) {
 int st_table_create(st_db *db, const st_table_def *def, uint64_t *lsn) {
   if (db->failed) return ST_EFAILED;
   const char *ns = def && def->ns ? def->ns : "";
-  if (!def || !valid_name(ns, 1) || !valid_name(def->name, 0) ||
-      !valid_name(def->hash.name, 0) || !dv_type_is_scalar_key(def->hash.type) ||
-      (def->range.name &&
-       (!valid_name(def->range.name, 0) || !dv_type_is_scalar_key(def->range.type))) ||
+  if (!def || (def->kind != ST_KIND_TABLE && def->kind != ST_KIND_EVENTS) ||
+      !valid_name(ns, 1) || !valid_name(def->name, 0) ||
       def->meta_len > MAX_META || (def->meta_len && !def->meta))
+    return ST_EINVAL;
+  int events = def->kind == ST_KIND_EVENTS;
+  /* An event log has no key schema: the catalog gets a placeholder. */
+  if (!events &&
+      (!valid_name(def->hash.name, 0) || !dv_type_is_scalar_key(def->hash.type) ||
+       (def->range.name &&
+        (!valid_name(def->range.name, 0) || !dv_type_is_scalar_key(def->range.type)))))
     return ST_EINVAL;
   if (st_table_find(db, ns, def->name)) return ST_EEXIST;
   cat_table c = {
+      .kind = def->kind,
       .id = db->next_id,
-      .partitions = db->opt.partitions,
+      .partitions = events ? 1 : db->opt.partitions,
       .ns = (char *)ns,
       .name = (char *)def->name,
-      .hash_name = (char *)def->hash.name,
-      .hash_type = def->hash.type,
-      .range_name = (char *)def->range.name,
-      .range_type = def->range.name ? def->range.type : DV_NONE,
+      .hash_name = events ? EV_SEQ_NAME : (char *)def->hash.name,
+      .hash_type = events ? DV_N : def->hash.type,
+      .range_name = events ? NULL : (char *)def->range.name,
+      .range_type = !events && def->range.name ? def->range.type : DV_NONE,
       .created = def->created,
       .meta = (uint8_t *)def->meta,
       .meta_len = def->meta_len,
   };
   size_t off;
   st_buf *b = wal_rec_begin(db->wal, &off);
-  uint8_t op = OP_CREATE;
+  uint8_t op = OP_CREATE_V2;
   st_buf_append(b, &op, 1);
-  cat_table_encode(&c, b);
+  cat_table_encode(&c, CAT_DEF_V2, b);
   int rc = commit_apply(db, b, off, lsn);
   st_table *t = rc == ST_OK ? st_table_find(db, ns, def->name) : NULL;
   if (t) t->last_lsn = *lsn;
@@ -851,7 +1048,7 @@ static int key_of(const st_table *t, const dv_value *item, const dv_value **hk,
 int st_item_get(st_table *t, const dv_value *key, dv_arena *a, dv_value *out) {
   memset(out, 0, sizeof *out);
   out->type = DV_NONE;
-  if (!t || t->dropped) return ST_EINVAL;
+  if (!t || t->dropped || t->c.kind != ST_KIND_TABLE) return ST_EINVAL;
   st_db *db = t->db;
   const dv_value *hk, *rk;
   int rc = key_of(t, key, &hk, &rk);
@@ -871,19 +1068,130 @@ int st_item_get(st_table *t, const dv_value *key, dv_arena *a, dv_value *out) {
   return rc;
 }
 
+/* One request of a batch on a table with an event log, for the duplicate
+ * check. */
+typedef struct ev_key {
+  const st_table *t; /* its table */
+  const uint8_t *k;  /* its encoded key */
+  size_t len;        /* bytes in k */
+} ev_key;
+
+static int ev_key_cmp(const void *a, const void *b) {
+  const ev_key *x = a, *y = b;
+  if (x->t != y->t) return x->t->c.id < y->t->c.id ? -1 : 1;
+  return keycmp(x->k, x->len, y->k, y->len);
+}
+
+/* ST_EINVAL if two requests of w touch the same item of a table with an
+ * event log (the event of each must see the item as it was before the
+ * batch), ST_ETOOBIG if the record could hold more than MAX_EVENTS events. */
+static int check_event_batch(st_db *db, const st_write_req *w, size_t n) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) m += w[i].table->events != NULL;
+  if (m > MAX_EVENTS) return ST_ETOOBIG;
+  if (m < 2) return ST_OK;
+  ev_key *ks = xmalloc(m * sizeof *ks);
+  size_t *offs = xmalloc(m * sizeof *offs);
+  db->tbuf.len = 0;
+  m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!w[i].table->events) continue;
+    const dv_value *hk, *rk;
+    key_of(w[i].table, w[i].item, &hk, &rk);
+    offs[m] = db->tbuf.len;
+    codec_key_encode(hk, rk, &db->tbuf);
+    ks[m].t = w[i].table;
+    ks[m].len = db->tbuf.len - offs[m];
+    m++;
+  }
+  for (size_t i = 0; i < m; i++) ks[i].k = db->tbuf.p + offs[i]; /* tbuf no longer moves */
+  qsort(ks, m, sizeof *ks, ev_key_cmp);
+  int rc = ST_OK;
+  for (size_t i = 1; i < m && rc == ST_OK; i++)
+    if (ev_key_cmp(&ks[i - 1], &ks[i]) == 0) rc = ST_EINVAL;
+  free(ks);
+  free(offs);
+  return rc;
+}
+
+/* A map of the key attributes of t found in item (already validated). */
+static dv_value event_keys(const st_table *t, const dv_value *item, dv_attr attrs[2]) {
+  dv_value m = {.type = DV_M, .n = 1};
+  attrs[0] = (dv_attr){t->c.hash_name, (uint32_t)t->hash_len,
+                       *dv_map_get(item, t->c.hash_name, t->hash_len)};
+  if (t->c.range_name && strcmp(t->c.range_name, t->c.hash_name) != 0) {
+    attrs[1] = (dv_attr){t->c.range_name, (uint32_t)t->range_len,
+                         *dv_map_get(item, t->c.range_name, t->range_len)};
+    m.n = 2;
+  }
+  m.u.attrs = attrs;
+  dv_map_sort(&m);
+  return m;
+}
+
+/* Append to db->ebuf the EVENT operation of request r, if it changes data.
+ * db->kbuf holds its encoded key, db->vbuf (ST_PUT) its encoded item, and
+ * db->rbuf / found the item's bytes before the batch. *idx is the index the
+ * event takes, incremented when there is one. */
+static void add_event(st_db *db, const st_write_req *r, int found, int64_t time_ms,
+                      size_t *idx) {
+  st_table *t = r->table;
+  uint8_t kind;
+  if (r->op == ST_PUT) {
+    if (found && db->rbuf.len == db->vbuf.len && !memcmp(db->rbuf.p, db->vbuf.p, db->vbuf.len))
+      return; /* the same item: the encoding is canonical */
+    kind = found ? ST_EV_MODIFY : ST_EV_INSERT;
+  } else {
+    if (!found) return;
+    kind = ST_EV_REMOVE;
+  }
+  st_buf *e = &db->ebuf;
+  uint8_t hdr[3] = {OP_EVENT, kind, (r->flags & ST_WF_TTL) ? ST_EVF_TTL : 0};
+  st_buf_append(e, hdr, 1);
+  codec_put_varint(e, t->events->c.id);
+  codec_put_varint(e, (*idx)++);
+  st_buf_append(e, hdr + 1, 2);
+  codec_put_varint(e, time_ms > 0 ? (uint64_t)time_ms : 0);
+  dv_attr attrs[2];
+  dv_value keys = event_keys(t, r->item, attrs);
+  db->tbuf.len = 0;
+  codec_item_encode(&keys, &db->tbuf);
+  codec_put_varint(e, db->tbuf.len);
+  st_buf_append(e, db->tbuf.p, db->tbuf.len);
+  int old = (t->view & ST_VIEW_OLD) && kind != ST_EV_INSERT;
+  codec_put_varint(e, old ? db->rbuf.len : 0);
+  if (old) st_buf_append(e, db->rbuf.p, db->rbuf.len);
+  int neu = (t->view & ST_VIEW_NEW) && kind != ST_EV_REMOVE;
+  codec_put_varint(e, neu ? db->vbuf.len : 0);
+  if (neu) st_buf_append(e, db->vbuf.p, db->vbuf.len);
+}
+
 int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
   if (db->failed) return ST_EFAILED;
   if (!w || n == 0) return ST_EINVAL;
   /* Validate everything before logging anything. */
+  int any_events = 0;
   for (size_t i = 0; i < n; i++) {
     st_table *t = w[i].table;
     const dv_value *hk, *rk;
-    if (!t || t->dropped || t->db != db || (w[i].op != ST_PUT && w[i].op != ST_DEL))
+    if (!t || t->dropped || t->db != db || t->c.kind != ST_KIND_TABLE ||
+        (w[i].op != ST_PUT && w[i].op != ST_DEL))
       return ST_EINVAL;
     int rc = key_of(t, w[i].item, &hk, &rk);
     if (rc != ST_OK) return rc;
     if (w[i].op == ST_PUT && dv_item_size(w[i].item) > MAX_ITEM) return ST_ETOOBIG;
+    any_events |= t->events != NULL;
   }
+  int64_t time_ms = 0;
+  if (any_events) {
+    int rc = check_event_batch(db, w, n);
+    if (rc != ST_OK) return rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  }
+  db->ebuf.len = 0;
+  size_t nev = 0;
   size_t off;
   st_buf *b = wal_rec_begin(db->wal, &off);
   for (size_t i = 0; i < n; i++) {
@@ -893,13 +1201,24 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
     db->kbuf.len = 0;
     codec_key_encode(hk, rk, &db->kbuf);
     unsigned p = part_of_key(t, db->kbuf.p);
+    int rc = ST_OK;
     if (w[i].op == ST_PUT && !t->parts[p].tree) {
       /* Create the file now, so that an error here logs nothing. */
-      int rc = part_create(db, t, p);
-      if (rc != ST_OK) {
-        wal_rec_abort(db->wal);
-        return rc;
-      }
+      rc = part_create(db, t, p);
+    }
+    int found = 0;
+    if (rc == ST_OK && t->events) {
+      /* The item as it is before the batch (no other request of the batch
+       * touches it): read before anything is applied. */
+      db->rbuf.len = 0;
+      if (t->parts[p].tree) rc = bt_get(t->parts[p].tree, db->kbuf.p, db->kbuf.len, &db->rbuf,
+                                        &found);
+      /* The log's file too, for the same reason. */
+      if (rc == ST_OK && !t->events->parts[0].tree) rc = part_create(db, t->events, 0);
+    }
+    if (rc != ST_OK) {
+      wal_rec_abort(db->wal);
+      return rc;
     }
     uint8_t op = w[i].op == ST_PUT ? OP_PUT : OP_DEL;
     st_buf_append(b, &op, 1);
@@ -913,15 +1232,139 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
       codec_put_varint(b, db->vbuf.len);
       st_buf_append(b, db->vbuf.p, db->vbuf.len);
     }
+    if (t->events) add_event(db, &w[i], found, time_ms, &nev);
   }
+  /* The events follow the item operations in the same record (D12). */
+  st_buf_append(b, db->ebuf.p, db->ebuf.len);
   int rc = commit_apply(db, b, off, lsn);
   if (rc == ST_OK)
-    for (size_t i = 0; i < n; i++) w[i].table->last_lsn = *lsn;
+    for (size_t i = 0; i < n; i++) {
+      w[i].table->last_lsn = *lsn;
+      if (w[i].table->events) w[i].table->events->last_lsn = *lsn;
+    }
   return rc;
 }
 
 uint64_t st_table_last_lsn(const st_table *t) {
   return t->last_lsn;
+}
+
+void st_table_set_user(st_table *t, void *user) { t->user = user; }
+void *st_table_user(const st_table *t) { return t->user; }
+
+/* ---- change events ------------------------------------------------------------- */
+
+int st_table_set_events(st_table *t, st_table *log, unsigned view) {
+  if (!t || t->dropped || t->c.kind != ST_KIND_TABLE) return ST_EINVAL;
+  if (log && (log->dropped || log->c.kind != ST_KIND_EVENTS || log->db != t->db ||
+              (log->events_of && log->events_of != t) || view > ST_VIEW_BOTH))
+    return ST_EINVAL;
+  if (t->events) t->events->events_of = NULL;
+  t->events = log;
+  t->view = log ? view : 0;
+  if (log) log->events_of = t;
+  return ST_OK;
+}
+
+st_table *st_table_events(const st_table *t) { return t->events; }
+
+uint64_t st_events_trimmed(const st_table *log) { return log->trimmed; }
+uint64_t st_events_count(const st_table *log) { return log->items; }
+
+/* Decode the stored event (key k, value v) into e; ST_ECORRUPT if malformed. */
+static int event_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen, dv_arena *a,
+                        st_event *e) {
+  memset(e, 0, sizeof *e);
+  e->old_image.type = e->new_image.type = DV_NONE;
+  op_rd r = {v, v + vlen};
+  ev_parts p;
+  if (klen != 8 || !rd_event(&r, &p) || r.p != r.end || p.time_ms > INT64_MAX)
+    return ST_ECORRUPT;
+  e->seq = be64(k);
+  e->kind = (st_event_kind)p.kind;
+  e->flags = p.flags;
+  e->time_ms = (int64_t)p.time_ms;
+  if (codec_item_decode(p.keys, p.keys_len, a, &e->keys) != ST_OK) return ST_ECORRUPT;
+  e->size_bytes = dv_item_size(&e->keys);
+  if (p.old_len) {
+    if (codec_item_decode(p.old_img, p.old_len, a, &e->old_image) != ST_OK) return ST_ECORRUPT;
+    e->size_bytes += dv_item_size(&e->old_image);
+  }
+  if (p.new_len) {
+    if (codec_item_decode(p.new_img, p.new_len, a, &e->new_image) != ST_OK) return ST_ECORRUPT;
+    e->size_bytes += dv_item_size(&e->new_image);
+  }
+  return ST_OK;
+}
+
+int st_events_read(st_table *log, uint64_t from, uint64_t below, size_t max, size_t max_bytes,
+                   dv_arena *a, st_event *out, size_t *n, uint64_t *next) {
+  *n = 0;
+  *next = from;
+  if (!log || log->dropped || log->c.kind != ST_KIND_EVENTS) return ST_EINVAL;
+  bt_tree *tree = log->parts[0].tree;
+  if (!tree || max == 0 || from >= below) return ST_OK;
+  bt_cursor *c;
+  int rc = bt_cursor_open(tree, &c);
+  if (rc != ST_OK) return rc;
+  st_buf val;
+  st_buf_init(&val);
+  uint8_t start[8];
+  put_be64(start, from);
+  uint64_t sum = 0;
+  for (rc = bt_cursor_seek(c, start, 8); rc == ST_OK && bt_cursor_valid(c);
+       rc = bt_cursor_next(c)) {
+    const uint8_t *k;
+    size_t klen;
+    bt_cursor_key(c, &k, &klen);
+    if (klen != 8) {
+      rc = ST_ECORRUPT;
+      break;
+    }
+    if (be64(k) >= below) break;
+    uint8_t key[8];
+    memcpy(key, k, 8); /* k is borrowed from the cursor's page */
+    if ((rc = bt_cursor_value(c, &val)) != ST_OK) break;
+    st_event *e = &out[*n];
+    if ((rc = event_decode(key, 8, val.p, val.len, a, e)) != ST_OK) break;
+    (*n)++;
+    *next = e->seq + 1;
+    sum += e->size_bytes;
+    if (*n == max || (max_bytes && sum >= max_bytes)) break;
+  }
+  bt_cursor_close(c);
+  st_buf_free(&val);
+  if (rc != ST_OK) {
+    *n = 0;
+    *next = from;
+  }
+  return rc;
+}
+
+int st_events_trim(st_db *db, st_table *log, uint64_t before, uint64_t *lsn) {
+  if (db->failed) return ST_EFAILED;
+  if (!log || log->dropped || log->db != db || log->c.kind != ST_KIND_EVENTS) return ST_EINVAL;
+  if (before <= log->trimmed) { /* never goes back */
+    if (lsn) *lsn = log->last_lsn;
+    return ST_OK;
+  }
+  /* The tree holds the trim point: create it first, so that an error here
+   * logs nothing. */
+  int rc;
+  if (!log->parts[0].tree && (rc = part_create(db, log, 0)) != ST_OK) return rc;
+  size_t off;
+  st_buf *b = wal_rec_begin(db->wal, &off);
+  uint8_t op = OP_TRIM;
+  st_buf_append(b, &op, 1);
+  codec_put_varint(b, log->c.id);
+  codec_put_varint(b, before);
+  uint64_t l;
+  rc = commit_apply(db, b, off, &l);
+  if (rc == ST_OK) {
+    log->last_lsn = l;
+    if (lsn) *lsn = l;
+  }
+  return rc;
 }
 
 /* ---- iterators ----------------------------------------------------------------- */
@@ -962,7 +1405,7 @@ uint32_t st_segment_of(const dv_value *hash_key, uint32_t total_segments) {
 
 int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
   *out = NULL;
-  if (!t || t->dropped || !spec) return ST_EINVAL;
+  if (!t || t->dropped || t->c.kind != ST_KIND_TABLE || !spec) return ST_EINVAL;
   int rc = ST_EINVAL;
   st_iter *it = xcalloc(1, sizeof *it);
   it->t = t;
@@ -1285,6 +1728,9 @@ static void db_free(st_db *db) {
   st_buf_free(&db->kbuf);
   st_buf_free(&db->vbuf);
   st_buf_free(&db->obuf);
+  st_buf_free(&db->rbuf);
+  st_buf_free(&db->ebuf);
+  st_buf_free(&db->tbuf);
   pthread_mutex_destroy(&db->ds->mu);
   pthread_cond_destroy(&db->ds->cv);
   free(db->ds);
@@ -1347,6 +1793,9 @@ int st_open(const char *dir, const st_options *opt, st_db **out, char *errbuf, s
   st_buf_init(&db->kbuf);
   st_buf_init(&db->vbuf);
   st_buf_init(&db->obuf);
+  st_buf_init(&db->rbuf);
+  st_buf_init(&db->ebuf);
+  st_buf_init(&db->tbuf);
   cat_file cf = {0};
   char *waldir = xprintf("%s/wal", dir);
   char *tmp = xprintf("%s/" CAT_TMP, dir);
@@ -1506,9 +1955,11 @@ st_ckpt_job *st_checkpoint_begin(st_db *db, int *err) {
     int table_dir_synced = 0;
     for (uint32_t p = 0; p < t->c.partitions; p++) {
       st_part *pp = &t->parts[p];
-      if (!pp->tree || (!bt_dirty(pp->tree) && !pp->new_file)) continue;
-      uint64_t u[4] = {pp->items, pp->bytes, 0, 0};
+      if (!pp->tree) continue;
+      /* Words first: a changed trim point alone makes the tree dirty. */
+      uint64_t u[4] = {pp->items, pp->bytes, t->c.kind == ST_KIND_EVENTS ? t->trimmed : 0, 0};
       bt_user_set(pp->tree, u);
+      if (!bt_dirty(pp->tree) && !pp->new_file) continue;
       bt_ckpt *bj;
       int rc = bt_checkpoint_begin(pp->tree, lsn, &bj);
       if (rc != ST_OK) {

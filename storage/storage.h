@@ -93,7 +93,14 @@ typedef struct st_key_def {
   dv_type type;     /* DV_S, DV_N or DV_B */
 } st_key_def;
 
+/* What a catalog entry is. */
+typedef enum st_kind {
+  ST_KIND_TABLE = 0, /* a table of items */
+  ST_KIND_EVENTS = 1 /* an event log: the change events of a table's stream (below) */
+} st_kind;
+
 typedef struct st_table_def {
+  st_kind kind;        /* ST_KIND_TABLE, or ST_KIND_EVENTS (hash/range are then ignored) */
   const char *ns;      /* namespace ("" = default); tables are unique per (ns, name) */
   const char *name;    /* table name */
   st_key_def hash;     /* partition key (required) */
@@ -125,6 +132,12 @@ uint64_t st_table_size_bytes(const st_table *t);
  * durable. */
 uint64_t st_table_last_lsn(const st_table *t);
 
+/* A pointer the caller keeps with the table in memory only (NULL at open
+ * and creation). The engine never looks at it; the caller frees what it
+ * points to before dropping the table and before st_close. */
+void st_table_set_user(st_table *t, void *user);
+void *st_table_user(const st_table *t);
+
 /* Tables of namespace ns with name > after (after NULL = from the start), in
  * ascending byte order of name, at most max of them. Fills out[] with
  * borrowed handles and returns how many; *more is set to 1 if further tables
@@ -145,18 +158,98 @@ typedef enum st_write_op {
   ST_DEL = 2  /* delete the item with this key (no-op if absent) */
 } st_write_op;
 
+/* st_write_req.flags */
+enum {
+  ST_WF_TTL = 1 /* a deletion by the TTL sweeper: its event carries ST_EVF_TTL */
+};
+
 typedef struct st_write_req {
-  st_table *table;       /* target table */
+  st_table *table;       /* target table (ST_KIND_TABLE) */
   st_write_op op;        /* ST_PUT or ST_DEL */
   const dv_value *item;  /* ST_PUT: the item; ST_DEL: a map holding the key */
+  unsigned flags;        /* ST_WF_* */
 } st_write_req;
 
 /* Apply n writes as one atomic batch: one log record, all or nothing (after
  * a crash either all of them are present or none). Validates every request
  * first (key attributes present with declared types, key sizes, item size
- * <= 400 KiB): ST_EINVAL / ST_ETOOBIG and nothing is written. *lsn receives
- * the batch's LSN. */
+ * <= 400 KiB; two requests of one batch on the same item of a table that
+ * has an event log attached): ST_EINVAL / ST_ETOOBIG and nothing is
+ * written. *lsn receives the batch's LSN. For a table with an event log
+ * attached (st_table_set_events), every request that changes data adds its
+ * change event to the same log record (see "change events"). */
 int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn);
+
+/* ---- change events -------------------------------------------------------- */
+
+/* An event log (a catalog entry of kind ST_KIND_EVENTS, created with
+ * st_table_create and dropped with st_table_drop like a table, with its
+ * own namespace, name and opaque meta, one B-tree file, never written by
+ * st_write) holds the change events of one table's stream. A table has at
+ * most one event log attached; while attached, st_write logs, in the same
+ * log record as the change and so atomically with it, one event for every
+ * request that changes data:
+ *   ST_PUT of a new item                 ST_EV_INSERT
+ *   ST_PUT that changes an existing item ST_EV_MODIFY (an identical item:
+ *                                        no event; items compare by their
+ *                                        canonical encoding, i.e. by value)
+ *   ST_DEL of an existing item           ST_EV_REMOVE (missing item: none)
+ * The event's sequence number is (LSN of the record << 16) | (index of the
+ * event within the record), so numbers are unique across the data
+ * directory, strictly increasing in commit order, never reused (LSNs never
+ * are), and an event is durable exactly when st_durable_lsn() >=
+ * seq >> 16. Events survive the table: dropping the table detaches its log,
+ * which stays until it is dropped itself. */
+
+/* Which images an event keeps (the stream's view type); bit flags. */
+enum {
+  ST_VIEW_KEYS = 0, /* keys only */
+  ST_VIEW_NEW = 1,  /* the item after the change */
+  ST_VIEW_OLD = 2,  /* the item before the change */
+  ST_VIEW_BOTH = 3  /* both */
+};
+
+/* Attach event log `log` to table t with view type `view` (ST_VIEW_*), or
+ * detach with log NULL. In memory only: the caller records the attachment
+ * in its own meta and attaches again after every st_open. ST_EINVAL if t is
+ * not a table, log not an event log, or log is attached to another table. */
+int st_table_set_events(st_table *t, st_table *log, unsigned view);
+/* The log attached to t, NULL if none. */
+st_table *st_table_events(const st_table *t);
+
+/* st_event.kind */
+typedef enum st_event_kind { ST_EV_INSERT = 1, ST_EV_MODIFY = 2, ST_EV_REMOVE = 3 } st_event_kind;
+/* st_event.flags */
+enum { ST_EVF_TTL = 1 /* deleted by the TTL sweeper (ST_WF_TTL) */ };
+
+typedef struct st_event {
+  uint64_t seq;        /* sequence number */
+  st_event_kind kind;  /* INSERT / MODIFY / REMOVE */
+  unsigned flags;      /* ST_EVF_* */
+  int64_t time_ms;     /* wall-clock time of the st_write, epoch milliseconds */
+  dv_value keys;       /* DV_M: the table's key attributes */
+  dv_value old_image;  /* DV_M, or DV_NONE when the view or the kind has none */
+  dv_value new_image;  /* DV_M, or DV_NONE when the view or the kind has none */
+  uint64_t size_bytes; /* dv_item_size of keys + old_image + new_image as present */
+} st_event;
+
+/* Read the events of log with from <= seq < below, in order, decoded into a:
+ * at most max events, stopping after the event that brings the sum of
+ * their size_bytes to max_bytes or more (0 = no byte bound). Fills out[0..*n).
+ * *next is the sequence number to read from next time (the last event's
+ * seq + 1, or from when none was read). Pass below = (st_durable_lsn() + 1)
+ * << 16 to read only durable events. ST_EINVAL if log is not an event log;
+ * ST_ECORRUPT / ST_EIO from disk. */
+int st_events_read(st_table *log, uint64_t from, uint64_t below, size_t max, size_t max_bytes,
+                   dv_arena *a, st_event *out, size_t *n, uint64_t *next);
+/* The trim point: every event with seq < it was trimmed (0 if none ever
+ * was). Persistent. */
+uint64_t st_events_trimmed(const st_table *log);
+/* Events held by the log and the sum of their encoded bytes. */
+uint64_t st_events_count(const st_table *log);
+/* Delete every event with seq < before (logged, one record); the trim point
+ * becomes before (it never goes back: a smaller before is a no-op). */
+int st_events_trim(st_db *db, st_table *log, uint64_t before, uint64_t *lsn);
 
 /* ---- iterators ----------------------------------------------------------- */
 

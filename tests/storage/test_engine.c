@@ -92,13 +92,13 @@ static st_table *make_table(st_db *db, const char *ns, const char *name, dv_type
 }
 
 static int put(st_db *db, st_table *t, const dv_value *item) {
-  st_write_req w = {t, ST_PUT, item};
+  st_write_req w = {t, ST_PUT, item, 0};
   uint64_t lsn;
   return st_write(db, &w, 1, &lsn);
 }
 
 static int del(st_db *db, st_table *t, const dv_value *key) {
-  st_write_req w = {t, ST_DEL, key};
+  st_write_req w = {t, ST_DEL, key, 0};
   uint64_t lsn;
   return st_write(db, &w, 1, &lsn);
 }
@@ -185,11 +185,11 @@ static int model_batch(st_db *db, st_table *t, model *m, unsigned *seed) {
     if (rand_r(seed) % 4 == 0) {
       vals[k] = model_key(a, i);
       vers[k] = 0;
-      w[k] = (st_write_req){t, ST_DEL, &vals[k]};
+      w[k] = (st_write_req){t, ST_DEL, &vals[k], 0};
     } else {
       vers[k] = m->ver[i] + 1 + (int)(rand_r(seed) % 3);
       vals[k] = model_item(a, i, vers[k]);
-      w[k] = (st_write_req){t, ST_PUT, &vals[k]};
+      w[k] = (st_write_req){t, ST_PUT, &vals[k], 0};
     }
   }
   uint64_t lsn;
@@ -418,14 +418,14 @@ static void test_items(void) {
   /* A batch with one bad request writes nothing. */
   before = st_last_lsn(db);
   dv_value g1 = M(a, 2, "pk", S(a, "good"), "sk", S(a, "1"));
-  st_write_req batch[3] = {{ts, ST_PUT, &g1}, {th, ST_PUT, &h1}, {ts, ST_PUT, &nosk}};
+  st_write_req batch[3] = {{ts, ST_PUT, &g1, 0}, {th, ST_PUT, &h1, 0}, {ts, ST_PUT, &nosk, 0}};
   uint64_t lsn;
   CHECK_EQ_INT(st_write(db, batch, 3, &lsn), ST_EINVAL);
   CHECK_EQ_INT(st_last_lsn(db), before);
   CHECK_EQ_INT(st_item_get(ts, &g1, a, &got), ST_OK);
   CHECK_EQ_INT(got.type, DV_NONE);
   /* A good batch across tables is one record. */
-  batch[2] = (st_write_req){tb, ST_DEL, &b1k};
+  batch[2] = (st_write_req){tb, ST_DEL, &b1k, 0};
   CHECK_EQ_INT(st_write(db, batch, 3, &lsn), ST_OK);
   CHECK_EQ_INT(lsn, before + 1);
   CHECK_EQ_INT(st_item_get(tb, &b1k, a, &got), ST_OK);
@@ -851,7 +851,7 @@ static void test_torn_batch(void) {
     char pk[16];
     snprintf(pk, sizeof pk, "b%d", i);
     items[i] = M(a, 2, "pk", S(a, pk), "v", Nint(a, i));
-    w[i] = (st_write_req){t, ST_PUT, &items[i]};
+    w[i] = (st_write_req){t, ST_PUT, &items[i], 0};
   }
   uint64_t lsn;
   CHECK_EQ_INT(st_write(db, w, 20, &lsn), ST_OK);
