@@ -19,9 +19,17 @@
  *   WarmThroughput             object    echoed
  *   SSESpecification, Tags,    as sent   kept (not shown by DescribeTable)
  *   TableClass, ResourcePolicy
+ *   StreamSpecification        object    {StreamEnabled:true, StreamViewType} while a
+ *                                        stream is enabled (absent otherwise)
+ *   LatestStreamArn,           string    the newest stream's ARN and label (set by the
+ *   LatestStreamLabel                    server; they stay after a disable)
+ *   TimeToLive                 object    {AttributeName} while TTL is enabled
+ *
+ * UpdateTable and UpdateTimeToLive (update_table.c) rewrite the meta in the
+ * same representation.
  *
  * Unknown members are ignored when read back, so later releases may add
- * some (indexes, streams) without a format change.
+ * some (indexes) without a format change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,43 +46,45 @@ static const p__member k_attrdef_members[] = {
     {"AttributeName", &p__sh_string}, {"AttributeType", &p__sh_string}, {NULL, NULL}};
 static const p__shape sh_attrdef = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.AttributeDefinition",
                                     NULL, k_attrdef_members};
-static const p__shape sh_attrdefs = {P_SH_LIST, NULL, &sh_attrdef, NULL};
+const p__shape p__sh_attrdefs = {P_SH_LIST, NULL, &sh_attrdef, NULL};
 
 static const p__member k_kse_members[] = {
     {"AttributeName", &p__sh_string}, {"KeyType", &p__sh_string}, {NULL, NULL}};
 static const p__shape sh_kse = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.KeySchemaElement", NULL,
                                 k_kse_members};
-static const p__shape sh_key_schema = {P_SH_LIST, NULL, &sh_kse, NULL};
+const p__shape p__sh_key_schema = {P_SH_LIST, NULL, &sh_kse, NULL};
 
 static const p__member k_pt_members[] = {
     {"ReadCapacityUnits", &p__sh_long}, {"WriteCapacityUnits", &p__sh_long}, {NULL, NULL}};
-static const p__shape sh_pt = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.ProvisionedThroughput",
-                               NULL, k_pt_members};
+const p__shape p__sh_pt = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.ProvisionedThroughput", NULL,
+                           k_pt_members};
 
 static const p__member k_odt_members[] = {
     {"MaxReadRequestUnits", &p__sh_long}, {"MaxWriteRequestUnits", &p__sh_long}, {NULL, NULL}};
-static const p__shape sh_odt = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.OnDemandThroughput",
-                                NULL, k_odt_members};
+const p__shape p__sh_odt = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.OnDemandThroughput", NULL,
+                            k_odt_members};
 static const p__member k_wt_members[] = {
     {"ReadUnitsPerSecond", &p__sh_long}, {"WriteUnitsPerSecond", &p__sh_long}, {NULL, NULL}};
-static const p__shape sh_wt = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.WarmThroughput", NULL,
-                               k_wt_members};
+const p__shape p__sh_wt = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.WarmThroughput", NULL,
+                           k_wt_members};
 
 static const p__member k_proj_members[] = {
     {"ProjectionType", &p__sh_string}, {"NonKeyAttributes", &p__sh_string_list}, {NULL, NULL}};
-static const p__shape sh_proj = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.Projection", NULL,
-                                 k_proj_members};
-static const p__member k_lsi_members[] = {
-    {"IndexName", &p__sh_string}, {"KeySchema", &sh_key_schema}, {"Projection", &sh_proj}, {NULL, NULL}};
+const p__shape p__sh_proj = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.Projection", NULL,
+                             k_proj_members};
+static const p__member k_lsi_members[] = {{"IndexName", &p__sh_string},
+                                          {"KeySchema", &p__sh_key_schema},
+                                          {"Projection", &p__sh_proj},
+                                          {NULL, NULL}};
 static const p__shape sh_lsi = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.LocalSecondaryIndex",
                                 NULL, k_lsi_members};
 static const p__shape sh_lsis = {P_SH_LIST, NULL, &sh_lsi, NULL};
 static const p__member k_gsi_members[] = {{"IndexName", &p__sh_string},
-                                          {"KeySchema", &sh_key_schema},
-                                          {"Projection", &sh_proj},
-                                          {"ProvisionedThroughput", &sh_pt},
-                                          {"OnDemandThroughput", &sh_odt},
-                                          {"WarmThroughput", &sh_wt},
+                                          {"KeySchema", &p__sh_key_schema},
+                                          {"Projection", &p__sh_proj},
+                                          {"ProvisionedThroughput", &p__sh_pt},
+                                          {"OnDemandThroughput", &p__sh_odt},
+                                          {"WarmThroughput", &p__sh_wt},
                                           {NULL, NULL}};
 static const p__shape sh_gsi = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.GlobalSecondaryIndex",
                                 NULL, k_gsi_members};
@@ -82,26 +92,33 @@ static const p__shape sh_gsis = {P_SH_LIST, NULL, &sh_gsi, NULL};
 
 static const p__member k_stream_members[] = {
     {"StreamEnabled", &p__sh_bool}, {"StreamViewType", &p__sh_string}, {NULL, NULL}};
-static const p__shape sh_stream = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.StreamSpecification",
-                                   NULL, k_stream_members};
+const p__shape p__sh_stream = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.StreamSpecification",
+                               NULL, k_stream_members};
 static const p__member k_sse_members[] = {
     {"Enabled", &p__sh_bool}, {"SSEType", &p__sh_string}, {"KMSMasterKeyId", &p__sh_string}, {NULL, NULL}};
-static const p__shape sh_sse = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.SSESpecification", NULL,
-                                k_sse_members};
+const p__shape p__sh_sse = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.SSESpecification", NULL,
+                            k_sse_members};
 static const p__member k_tag_members[] = {{"Key", &p__sh_string}, {"Value", &p__sh_string}, {NULL, NULL}};
 static const p__shape sh_tag = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.Tag", NULL,
                                 k_tag_members};
 static const p__shape sh_tags = {P_SH_LIST, NULL, &sh_tag, NULL};
 
-static const p__member k_create_members[] = {
-    {"AttributeDefinitions", &sh_attrdefs}, {"TableName", &p__sh_string},
-    {"KeySchema", &sh_key_schema},          {"LocalSecondaryIndexes", &sh_lsis},
-    {"GlobalSecondaryIndexes", &sh_gsis},   {"BillingMode", &p__sh_string},
-    {"ProvisionedThroughput", &sh_pt},      {"StreamSpecification", &sh_stream},
-    {"SSESpecification", &sh_sse},          {"Tags", &sh_tags},
-    {"TableClass", &p__sh_string},          {"DeletionProtectionEnabled", &p__sh_bool},
-    {"OnDemandThroughput", &sh_odt},        {"WarmThroughput", &sh_wt},
-    {"ResourcePolicy", &p__sh_string},      {NULL, NULL}};
+static const p__member k_create_members[] = {{"AttributeDefinitions", &p__sh_attrdefs},
+                                             {"TableName", &p__sh_string},
+                                             {"KeySchema", &p__sh_key_schema},
+                                             {"LocalSecondaryIndexes", &sh_lsis},
+                                             {"GlobalSecondaryIndexes", &sh_gsis},
+                                             {"BillingMode", &p__sh_string},
+                                             {"ProvisionedThroughput", &p__sh_pt},
+                                             {"StreamSpecification", &p__sh_stream},
+                                             {"SSESpecification", &p__sh_sse},
+                                             {"Tags", &sh_tags},
+                                             {"TableClass", &p__sh_string},
+                                             {"DeletionProtectionEnabled", &p__sh_bool},
+                                             {"OnDemandThroughput", &p__sh_odt},
+                                             {"WarmThroughput", &p__sh_wt},
+                                             {"ResourcePolicy", &p__sh_string},
+                                             {NULL, NULL}};
 static const p__shape sh_create = {P_SH_STRUCT, "class com.amazonaws.dynamodb.v20120810.CreateTableRequest",
                                    NULL, k_create_members};
 
@@ -135,7 +152,7 @@ static bool str_is(const json_t *j, const char *s) {
 }
 
 /* Table name of a table operation (3..255, pattern), old form at path. */
-static void table_name_constraints(p__verrs *v, const json_t *name, const char *path) {
+void p__table_name_constraints(p__verrs *v, const json_t *name, const char *path) {
   p__verr_string(v, json_string_value(name), json_string_length(name), path, 3, 255, P_TABLE_NAME_PATTERN);
 }
 
@@ -147,7 +164,7 @@ static int required_table_name(const json_t *body, p_error *err) {
 }
 
 /* Java's String.hashCode over UTF-16 units. */
-static int32_t java_string_hash(const char *s) {
+int32_t p__java_string_hash(const char *s) {
   uint32_t h = 0;
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
@@ -181,14 +198,14 @@ static int32_t java_string_hash(const char *s) {
 static uint32_t kse_hash(const json_t *e) {
   const json_t *n = p__member_get(e, "AttributeName"), *t = p__member_get(e, "KeyType");
   uint32_t h = 1;
-  h = 31 * h + (uint32_t)(n && json_is_string(n) ? java_string_hash(json_string_value(n)) : 0);
-  h = 31 * h + (uint32_t)(t && json_is_string(t) ? java_string_hash(json_string_value(t)) : 0);
+  h = 31 * h + (uint32_t)(n && json_is_string(n) ? p__java_string_hash(json_string_value(n)) : 0);
+  h = 31 * h + (uint32_t)(t && json_is_string(t) ? p__java_string_hash(json_string_value(t)) : 0);
   return h;
 }
 
 /* ---- CreateTable ----------------------------------------------------------------- */
 
-static void key_schema_constraints(p__verrs *v, const json_t *ks, const char *path) {
+void p__key_schema_constraints(p__verrs *v, const json_t *ks, const char *path) {
   char p[160];
   if (!ks) {
     p__verr_null(v, path);
@@ -235,7 +252,7 @@ static void key_schema_constraints(p__verrs *v, const json_t *ks, const char *pa
   }
 }
 
-static void throughput_constraints(p__verrs *v, const json_t *pt, const char *path) {
+void p__throughput_constraints(p__verrs *v, const json_t *pt, const char *path) {
   static const char *const members[2] = {"WriteCapacityUnits", "ReadCapacityUnits"};
   static const char *const paths[2] = {"writeCapacityUnits", "readCapacityUnits"};
   for (int k = 0; k < 2; k++) {
@@ -282,22 +299,15 @@ static int create_constraints(const json_t *body, p_error *err) {
         p__verr_enum(&v, json_string_value(at), p, "B, N, S");
     }
   }
-  table_name_constraints(&v, p__member_get(body, "TableName"), "tableName");
-  key_schema_constraints(&v, p__member_get(body, "KeySchema"), "keySchema");
+  p__table_name_constraints(&v, p__member_get(body, "TableName"), "tableName");
+  p__key_schema_constraints(&v, p__member_get(body, "KeySchema"), "keySchema");
   const json_t *bm = p__member_get(body, "BillingMode");
   if (bm && !str_is(bm, "PROVISIONED") && !str_is(bm, "PAY_PER_REQUEST"))
     p__verr_enum(&v, json_string_value(bm), "billingMode", "PROVISIONED, PAY_PER_REQUEST");
   const json_t *pt = p__member_get(body, "ProvisionedThroughput");
-  if (pt) throughput_constraints(&v, pt, "provisionedThroughput");
+  if (pt) p__throughput_constraints(&v, pt, "provisionedThroughput");
   const json_t *ss = p__member_get(body, "StreamSpecification");
-  if (ss) {
-    const json_t *vt = p__member_get(ss, "StreamViewType");
-    if (!p__member_get(ss, "StreamEnabled")) p__verr_null(&v, "streamSpecification.streamEnabled");
-    if (vt && !str_is(vt, "NEW_IMAGE") && !str_is(vt, "OLD_IMAGE") && !str_is(vt, "NEW_AND_OLD_IMAGES") &&
-        !str_is(vt, "KEYS_ONLY"))
-      p__verr_enum(&v, json_string_value(vt), "streamSpecification.streamViewType",
-                   "NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY");
-  }
+  if (ss) p__stream_spec_constraints(&v, ss);
   const json_t *sse = p__member_get(body, "SSESpecification");
   if (sse) {
     const json_t *t = p__member_get(sse, "SSEType");
@@ -377,10 +387,14 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
   if (lsi) return p__unsupported(err, "LocalSecondaryIndexes");
   if (gsi) return p__unsupported(err, "GlobalSecondaryIndexes");
   const json_t *ss = p__member_get(body, "StreamSpecification");
-  if (ss && p__bool_value(p__member_get(ss, "StreamEnabled")))
+  bool stream_on = ss && p__bool_value(p__member_get(ss, "StreamEnabled"));
+  if (stream_on && !p__member_get(ss, "StreamViewType"))
     return p_error_set(err, P_VALIDATION,
-                       "The parameter 'StreamSpecification' with StreamEnabled true is not supported yet by "
-                       "dynafile");
+                       INVALID "Table is being created with a stream enabled, UpdateViewType is required");
+  if (ss && !stream_on && p__member_get(ss, "StreamViewType"))
+    return p_error_set(
+        err, P_VALIDATION,
+        INVALID "Table is being created with a stream disabled, UpdateViewType should not be specified");
 
   const json_t *bm = p__member_get(body, "BillingMode");
   bool on_demand = bm && str_is(bm, "PAY_PER_REQUEST");
@@ -484,6 +498,9 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
   }
   const json_t *dp = p__member_get(body, "DeletionProtectionEnabled");
   if (dp) json_object_set_new(meta, "DeletionProtectionEnabled", json_boolean(p__bool_value(dp)));
+  if (stream_on)
+    json_object_set_new(meta, "StreamSpecification",
+                        p__stream_spec_json(json_string_value(p__member_get(ss, "StreamViewType"))));
   static const char *const kept[] = {"OnDemandThroughput", "WarmThroughput", "SSESpecification", "Tags",
                                      "TableClass",         "ResourcePolicy"};
   for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
@@ -535,7 +552,7 @@ int p_parse_table_name(const json_t *body, dv_arena *a, const char **name, p_err
   if (required_table_name(body, err)) return -1;
   p__verrs v;
   p__verrs_init(&v);
-  table_name_constraints(&v, p__member_get(body, "TableName"), "tableName");
+  p__table_name_constraints(&v, p__member_get(body, "TableName"), "tableName");
   if (p__verrs_finish(&v, err)) return -1;
   *name = p__member_str(body, "TableName", a, NULL);
   return 0;
@@ -550,7 +567,7 @@ int p_parse_list_tables(const json_t *body, dv_arena *a, p_list_tables *out, p_e
   p__verrs v;
   p__verrs_init(&v);
   const json_t *es = p__member_get(body, "ExclusiveStartTableName");
-  if (es) table_name_constraints(&v, es, "exclusiveStartTableName");
+  if (es) p__table_name_constraints(&v, es, "exclusiveStartTableName");
   const json_t *lim = p__member_get(body, "Limit");
   long long l = lim ? long_value(lim) : 100;
   if (lim && l < 1)
@@ -630,6 +647,13 @@ json_t *p_table_description(const p_context *ctx, const char *name, const p_key_
     json_object_set_new(b, "BillingMode", json_string("PAY_PER_REQUEST"));
     json_object_set_new(b, "LastUpdateToPayPerRequestDateTime", json_real(created));
     json_object_set_new(d, "BillingModeSummary", b);
+  }
+  /* Streams (streams-ttl.md 1.1): the specification only while enabled,
+   * the latest stream's ARN and label as long as the server keeps them. */
+  static const char *const stream_members[] = {"StreamSpecification", "LatestStreamLabel", "LatestStreamArn"};
+  for (size_t i = 0; i < 3; i++) {
+    const json_t *x = p__member_get(meta, stream_members[i]);
+    if (x) json_object_set_new(d, stream_members[i], json_deep_copy(x));
   }
   const json_t *dp = p__member_get(meta, "DeletionProtectionEnabled");
   json_object_set_new(d, "DeletionProtectionEnabled", json_boolean(dp && json_is_true(dp)));

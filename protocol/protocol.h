@@ -40,6 +40,8 @@
   X(P_CONDITIONAL_CHECK_FAILED, "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", 400, "message") \
   X(P_LIMIT_EXCEEDED, "com.amazonaws.dynamodb.v20120810#LimitExceededException", 400, "message")      \
   X(P_TABLE_NOT_FOUND, "com.amazonaws.dynamodb.v20120810#TableNotFoundException", 400, "message")     \
+  X(P_TRIMMED_DATA_ACCESS, "com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException", 400, "message") \
+  X(P_EXPIRED_ITERATOR, "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException", 400, "message")  \
   X(P_INTERNAL, "com.amazonaws.dynamodb.v20120810#InternalServerError", 500, "message")               \
   X(P_UNAVAILABLE, "com.amazonaws.dynamodb.v20120810#ServiceUnavailable", 503, "message")
 
@@ -445,5 +447,161 @@ void p_write_json_string(p_buf *b, const char *s, size_t n);
 void p_write_value_json(p_buf *b, const dv_value *v);
 /* Append the wire item (as p_item_to_json prints); "{}" if not a DV_M. */
 void p_write_item_json(p_buf *b, const dv_value *item);
+
+/* ---- UpdateTable and TTL (protocol/update_table.c) ------------------------- */
+
+/* Table meta members for streams and TTL (the meta is the JSON object that
+ * p_parse_create_table makes and the server stores with the table):
+ *   "StreamSpecification"  {"StreamEnabled":true,"StreamViewType":V}, present
+ *                          only while a stream is enabled (p_parse_create_table
+ *                          keeps it only when StreamEnabled is true)
+ *   "LatestStreamLabel"    label of the newest stream (set by the server,
+ *                          stays after a disable)
+ *   "LatestStreamArn"      its ARN (set by the server)
+ *   "TimeToLive"           {"AttributeName":A}, present only while TTL is enabled
+ * p_table_description shows the first three as DynamoDB does (operations.md,
+ * streams-ttl.md 1.1). */
+
+/* StreamViewType enum, as stored in meta and in stream records. */
+typedef enum p_view {
+  P_VIEW_NONE = 0, P_VIEW_KEYS_ONLY, P_VIEW_NEW_IMAGE, P_VIEW_OLD_IMAGE, P_VIEW_NEW_AND_OLD_IMAGES
+} p_view;
+/* "KEYS_ONLY" ... ; NULL for P_VIEW_NONE. */
+const char *p_view_name(p_view v);
+/* Parse a view-type name; P_VIEW_NONE if unknown / NULL. */
+p_view p_view_from_name(const char *s);
+
+typedef struct p_update_table {
+  const char *table_name;
+  int has_stream;          /* StreamSpecification present */
+  int stream_enabled;      /* its StreamEnabled */
+  p_view stream_view;      /* its StreamViewType, P_VIEW_NONE if absent */
+  json_t *changes;         /* new ref: the other accepted members as sent (BillingMode,
+                              ProvisionedThroughput, DeletionProtectionEnabled, TableClass,
+                              SSESpecification, OnDemandThroughput, WarmThroughput,
+                              AttributeDefinitions); an empty object when none */
+  int has_gsi_updates;     /* GlobalSecondaryIndexUpdates present (not supported yet) */
+  int has_replica_updates; /* ReplicaUpdates present (not supported) */
+} p_update_table;
+
+/* UpdateTable steps 8-10: shapes, constraints, enums, and the checks that
+ * need no table (UpdateViewType messages, "You cannot modify stream status
+ * while updating table IOPS", "... must be the only operation in the
+ * request", "At least one of ProvisionedThroughput, BillingMode,
+ * UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or
+ * ReplicaUpdates is required" when nothing is asked). */
+int p_parse_update_table(const json_t *body, dv_arena *a, p_update_table *out, p_error *err);
+/* After the table lookup: the checks against the table's current meta
+ * ("Table already has an enabled stream: TableName: X", "Table has no
+ * stream to disable: TableName: X", billing-mode / throughput rules), then
+ * *new_meta = a copy of meta with the changes applied (new ref). Stream
+ * members: on enable it sets StreamSpecification (the caller adds
+ * LatestStreamArn/Label); on disable it removes StreamSpecification and
+ * keeps LatestStreamArn/Label. 0 or -1 with err set. */
+int p_check_update_table(const json_t *meta, const p_update_table *req, json_t **new_meta, p_error *err);
+
+typedef struct p_update_ttl {
+  const char *table_name;
+  int enabled;             /* TimeToLiveSpecification.Enabled */
+  const char *attribute;   /* TimeToLiveSpecification.AttributeName */
+} p_update_ttl;
+
+/* UpdateTimeToLive steps 8-10 (streams-ttl.md 7.1 row group 1). */
+int p_parse_update_ttl(const json_t *body, dv_arena *a, p_update_ttl *out, p_error *err);
+/* The state checks of streams-ttl.md 7.1 (#3: already enabled, different
+ * AttributeName, already disabled) against meta; on success *new_meta is a
+ * copy of meta with "TimeToLive" set or removed (new ref). The cooldown
+ * (#4) is the server's. */
+int p_check_update_ttl(const json_t *meta, const p_update_ttl *req, json_t **new_meta, p_error *err);
+/* {"TimeToLiveSpecification":{"Enabled":..,"AttributeName":..}} (new ref). */
+json_t *p_update_ttl_response(const p_update_ttl *req);
+/* {"TimeToLiveDescription":{...}} from meta (new ref). */
+json_t *p_describe_ttl(const json_t *meta);
+
+/* ---- DynamoDB Streams (protocol/streams.c) ---------------------------------- */
+
+/* Requests of the DynamoDBStreams_20120810 operations (streams-ttl.md 5):
+ * shapes, constraints and enums checked with DynamoDB's messages; strings
+ * from the arena. */
+
+typedef struct p_list_streams {
+  const char *table_name;        /* TableName filter, NULL = all */
+  int limit;                     /* 1..100, default 100 */
+  const char *exclusive_start;   /* ExclusiveStartStreamArn, NULL if absent (well-formed ARN) */
+} p_list_streams;
+
+typedef struct p_describe_stream {
+  const char *arn;               /* StreamArn (well-formed, see p_stream_arn_parse) */
+  int limit;                     /* 1..100, default 100 */
+  const char *exclusive_start_shard; /* ExclusiveStartShardId, NULL if absent */
+  const char *filter_parent;     /* ShardFilter {Type: CHILD_SHARDS, ShardId}: the ShardId, NULL if absent */
+} p_describe_stream;
+
+typedef enum p_iter_type {
+  P_ITER_TRIM_HORIZON = 1, P_ITER_LATEST, P_ITER_AT_SEQUENCE_NUMBER, P_ITER_AFTER_SEQUENCE_NUMBER
+} p_iter_type;
+
+typedef struct p_get_shard_iterator {
+  const char *arn;               /* StreamArn (well-formed) */
+  const char *shard_id;          /* ShardId */
+  p_iter_type type;              /* ShardIteratorType */
+  int has_seq;                   /* SequenceNumber given (required exactly for AT/AFTER) */
+  uint64_t seq;                  /* its value (21..40 digits; a value above 2^64-1 is
+                                    UINT64_MAX: no such record here) */
+} p_get_shard_iterator;
+
+typedef struct p_get_records {
+  const char *iterator;          /* ShardIterator as sent (decode with p_iterator_parse) */
+  int limit;                     /* 1..1000, default 1000 */
+} p_get_records;
+
+int p_parse_list_streams(const json_t *body, dv_arena *a, p_list_streams *out, p_error *err);
+int p_parse_describe_stream(const json_t *body, dv_arena *a, p_describe_stream *out, p_error *err);
+int p_parse_get_shard_iterator(const json_t *body, dv_arena *a, p_get_shard_iterator *out, p_error *err);
+int p_parse_get_records(const json_t *body, dv_arena *a, p_get_records *out, p_error *err);
+
+/* A stream ARN "arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>".
+ * Returns 0 and the table name and label (arena strings) for a well-formed
+ * ARN, -1 for anything else (the caller words the error). */
+int p_stream_arn_parse(const char *arn, dv_arena *a, const char **table, const char **label);
+/* The ARN of a stream (malloc'd). */
+char *p_stream_arn(const p_context *ctx, const char *table, const char *label);
+/* "YYYY-MM-DDTHH:MM:SS.mmm" (UTC) of epoch milliseconds; out holds 24 bytes. */
+void p_stream_label(int64_t ms, char out[24]);
+/* Sequence number text: at least 21 digits, zero-padded ("%021"). out holds 24. */
+void p_seq_format(uint64_t seq, char out[24]);
+
+/* A shard iterator: "<StreamArn>|1|<base64 blob>" where the blob holds the
+ * position (the sequence number to read from), the shard id, the issue
+ * time and a checksum, so that garbage is recognised. */
+typedef struct p_iterator {
+  const char *arn;      /* the stream's ARN (arena) */
+  const char *shard_id; /* the shard (arena) */
+  uint64_t position;    /* next sequence number to return (records with seq >= it) */
+  int64_t issued_ms;    /* when it was issued, epoch ms */
+} p_iterator;
+/* Malloc'd iterator text (<= 2048 chars for ARNs the server makes). */
+char *p_iterator_format(const p_iterator *it);
+/* Decode; -1 with a ValidationException in err for anything malformed
+ * (the message: "Invalid ShardIterator"). */
+int p_iterator_parse(const char *text, dv_arena *a, p_iterator *out, p_error *err);
+
+/* One stream record (streams-ttl.md 4). */
+typedef struct p_stream_record {
+  const char *event_id;      /* 32 lowercase hex characters */
+  int kind;                  /* 1 INSERT, 2 MODIFY, 3 REMOVE (st_event_kind's values) */
+  int ttl;                   /* 1: a TTL deletion (userIdentity) */
+  const char *region;        /* awsRegion */
+  int64_t time_ms;           /* ApproximateCreationDateTime = time_ms / 1000 (whole seconds) */
+  const dv_value *keys;      /* DV_M */
+  const dv_value *old_image; /* DV_M or NULL/DV_NONE: absent */
+  const dv_value *new_image; /* DV_M or NULL/DV_NONE: absent */
+  uint64_t seq;              /* SequenceNumber (p_seq_format) */
+  uint64_t size_bytes;       /* SizeBytes */
+  p_view view;               /* StreamViewType */
+} p_stream_record;
+/* Append the record's JSON (one line, no newline; member order as in
+ * streams-ttl.md 4's example) to b. */
+void p_write_stream_record(p_buf *b, const p_stream_record *r);
 
 #endif /* DF_PROTOCOL_H */

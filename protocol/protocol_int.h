@@ -167,4 +167,32 @@ int p__exprs_begin(const json_t *body, const char *const *legacy, const char *co
  * copied into a. */
 int p__attrs_to_get(const json_t *atg, dv_arena *a, const char ***names_out, size_t *n_out, p_error *err);
 
+/* ---- control plane pieces shared by control.c and update_table.c ----------- */
+
+/* Shapes of CreateTable members that UpdateTable has too (control.c). */
+extern const p__shape p__sh_attrdefs;   /* List<AttributeDefinition> */
+extern const p__shape p__sh_key_schema; /* List<KeySchemaElement> */
+extern const p__shape p__sh_pt;         /* ProvisionedThroughput */
+extern const p__shape p__sh_odt;        /* OnDemandThroughput */
+extern const p__shape p__sh_wt;         /* WarmThroughput */
+extern const p__shape p__sh_proj;       /* Projection */
+extern const p__shape p__sh_stream;     /* StreamSpecification */
+extern const p__shape p__sh_sse;        /* SSESpecification */
+
+/* Old-form constraint items (control.c): a table name (3..255, pattern) at
+ * path; a key schema list (null, elements, 1..2 entries); a
+ * ProvisionedThroughput (both members present and >= 1). */
+void p__table_name_constraints(p__verrs *v, const json_t *name, const char *path);
+void p__key_schema_constraints(p__verrs *v, const json_t *ks, const char *path);
+void p__throughput_constraints(p__verrs *v, const json_t *pt, const char *path);
+/* Java's String.hashCode of UTF-8 text (over UTF-16 units), for the
+ * "Class@<hex hash>" echoes of AWS SDK v1 model objects. */
+int32_t p__java_string_hash(const char *s);
+
+/* StreamSpecification constraint items (update_table.c): streamEnabled not
+ * null, streamViewType in AWS's enum order (streams-ttl.md 1.2). */
+void p__stream_spec_constraints(p__verrs *v, const json_t *ss);
+/* {"StreamEnabled":true,"StreamViewType":view}, the meta form (new ref). */
+json_t *p__stream_spec_json(const char *view);
+
 #endif /* DF_PROTOCOL_INT_H */

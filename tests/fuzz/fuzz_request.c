@@ -12,10 +12,15 @@
  *              2 DeleteItem  6 p_parse_no_input   10 Item           14 Scan
  *              3 CreateTable 7 BatchWriteItem     11 X-Amz-Target text
  *            (Value = p_value_from_json, Item = p_item_from_json)
- *            flags = byte / 15: bit 0 older value layer (Value / Item)
+ *            flags = byte / 15: bit 0 older value layer (Value / Item),
+ *            bit 1 the second table instead (operation % 9):
+ *              0 UpdateTable       3 DescribeStream     6 shard iterator text
+ *              1 UpdateTimeToLive  4 GetShardIterator   7 stream ARN text
+ *              2 ListStreams       5 GetRecords         8 stream record of an item
  *   rest     the request body, loaded as server/http.c does (json_loadb with
  *            JSON_ALLOW_NUL; operations need a JSON object, Value / Item
- *            take any JSON value)
+ *            take any JSON value); the iterator and ARN texts are the raw
+ *            bytes (cut at a NUL), the stream record's item is JSON
  *
  * After a successful parse the target runs the post-lookup checks against
  * a (pk S, sk N) schema and a hash-only one, renders every item or key back
@@ -25,8 +30,14 @@
  * values, projects on AttributesToGet / ProjectionExpression, builds the TableDescription from a CreateTable's meta
  * after the meta's storage round trip (json_dumps, then json_loadb as
  * server/handlers.c reads it back), and renders the UnprocessedKeys of
- * BatchGetItem. Errors are rendered with p_error_body. Invariants broken
- * abort (fuzz.h).
+ * BatchGetItem. The second table: UpdateTable and UpdateTimeToLive run
+ * their state checks against three table metas and render the new meta
+ * (TableDescription, DescribeTimeToLive); an accepted GetShardIterator
+ * becomes an iterator that must parse back to the same fields; GetRecords'
+ * iterator and raw texts go through p_iterator_parse / p_stream_arn_parse
+ * (refused with "Invalid ShardIterator", never a crash); an item becomes
+ * the keys and images of a stream record whose text must be JSON. Errors
+ * are rendered with p_error_body. Invariants broken abort (fuzz.h).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -262,12 +273,224 @@ static void use_batch_get(const p_batch_get *r) {
   FZ_ASSERT(total == r->n_keys, "BatchGetItem: %zu keys counted, %zu in tables", r->n_keys, total);
 }
 
+/* ---- the second table: UpdateTable, TTL, Streams ---------------------------------------- */
+
+static const char *const k_metas[3] = {
+    "{\"BillingMode\":\"PROVISIONED\",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":5,"
+    "\"WriteCapacityUnits\":5}}",
+    ("{\"BillingMode\":\"PAY_PER_REQUEST\",\"StreamSpecification\":{\"StreamEnabled\":true,"
+     "\"StreamViewType\":"
+     "\"KEYS_ONLY\"},\"LatestStreamArn\":\"a\",\"LatestStreamLabel\":\"l\",\"TimeToLive\":{\"AttributeName\":"
+     "\"exp\"}}"),
+    "{}"};
+
+/* A new meta as the server stores it (dumped, loaded back), then shown. */
+static void use_new_meta(const char *name, json_t *nm) {
+  char *bytes = json_dumps(nm, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  FZ_ASSERT(bytes, "new meta does not serialise");
+  json_t *back = json_loadb(bytes, strlen(bytes), JSON_ALLOW_NUL, NULL);
+  FZ_ASSERT(back, "new meta does not load back: %.2000s", bytes);
+  json_t *d = p_table_description(&k_ctx, name, &k_ks_hash, back, 1.0, "ACTIVE", 0, 0);
+  FZ_ASSERT(d, "no TableDescription");
+  json_t *t = p_describe_ttl(back);
+  FZ_ASSERT(t, "no TimeToLiveDescription");
+  json_decref(t);
+  json_decref(d);
+  json_decref(back);
+  free(bytes);
+}
+
+static void use_update_table(const p_update_table *u) {
+  FZ_ASSERT(u->table_name && json_is_object(u->changes), "UpdateTable result incomplete");
+  FZ_ASSERT(!u->stream_enabled || u->stream_view != P_VIEW_NONE, "stream enabled without a view");
+  for (int i = 0; i < 3; i++) {
+    json_t *meta = json_loads(k_metas[i], 0, NULL);
+    json_t *nm = NULL;
+    p_error e;
+    p_error_init(&e);
+    if (p_check_update_table(meta, u, &nm, &e) == 0) {
+      FZ_ASSERT(nm, "UpdateTable check without a meta");
+      use_new_meta(u->table_name, nm);
+    } else {
+      FZ_ASSERT(!nm && e.msg, "UpdateTable check failed without a message");
+    }
+    p_error_clear(&e);
+    json_decref(nm);
+    json_decref(meta);
+  }
+}
+
+static void use_update_ttl(const p_update_ttl *t) {
+  FZ_ASSERT(t->table_name && t->attribute, "UpdateTimeToLive result incomplete");
+  json_decref(p_update_ttl_response(t));
+  for (int i = 0; i < 3; i++) {
+    json_t *meta = json_loads(k_metas[i], 0, NULL);
+    json_t *nm = NULL;
+    p_error e;
+    p_error_init(&e);
+    if (p_check_update_ttl(meta, t, &nm, &e) == 0)
+      use_new_meta(t->table_name, nm);
+    else
+      FZ_ASSERT(!nm && e.msg, "TTL check failed without a message");
+    p_error_clear(&e);
+    json_decref(nm);
+    json_decref(meta);
+  }
+}
+
+/* A text through p_iterator_parse: accepted ones format back identically. */
+static void check_iterator_text(const char *text, dv_arena *a) {
+  p_iterator it;
+  p_error e;
+  p_error_init(&e);
+  if (p_iterator_parse(text, a, &it, &e) == 0) {
+    char *again = p_iterator_format(&it);
+    FZ_ASSERT(!strcmp(again, text), "iterator does not format back: %.500s", text);
+    free(again);
+  } else {
+    FZ_ASSERT(e.code == P_VALIDATION && e.msg && !strcmp(e.msg, "Invalid ShardIterator"), "iterator error");
+  }
+  p_error_clear(&e);
+}
+
+static void use_shard_iterator(const p_get_shard_iterator *g, dv_arena *a) {
+  FZ_ASSERT(
+      g->arn && g->shard_id && g->type >= P_ITER_TRIM_HORIZON && g->type <= P_ITER_AFTER_SEQUENCE_NUMBER,
+      "GetShardIterator result incomplete");
+  FZ_ASSERT(p_stream_arn_parse(g->arn, NULL, NULL, NULL) == 0, "malformed ARN accepted");
+  p_iterator it = {g->arn, g->shard_id, g->seq, 1764237600000LL}, back;
+  char *text = p_iterator_format(&it);
+  p_error e;
+  p_error_init(&e);
+  /* A NUL inside the shard id cuts it: such an iterator may be refused. */
+  if (strlen(g->shard_id) >= 1 && p_iterator_parse(text, a, &back, &e) == 0)
+    FZ_ASSERT(back.position == g->seq && !strcmp(back.arn, g->arn), "iterator round trip");
+  p_error_clear(&e);
+  free(text);
+}
+
+/* An item as the keys and both images of a record of every view. */
+static void use_record_item(const dv_value *item) {
+  for (int v = P_VIEW_NONE; v <= P_VIEW_NEW_AND_OLD_IMAGES; v++) {
+    p_stream_record r = {"0123456789abcdef0123456789abcdef",
+                         1 + v % 3,
+                         v & 1,
+                         "us-east-1",
+                         1764237600123LL,
+                         item,
+                         item,
+                         item,
+                         (uint64_t)v * 1000003u,
+                         dv_item_size(item),
+                         (p_view)v};
+    p_buf b;
+    p_buf_init(&b);
+    p_write_stream_record(&b, &r);
+    json_t *j = json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
+    FZ_ASSERT(j && json_is_object(json_object_get(j, "dynamodb")), "record is not JSON: %.2000s", b.data);
+    json_decref(j);
+    p_buf_free(&b);
+  }
+}
+
+static void second_table(unsigned op, const char *body, size_t blen, dv_arena *a, p_error *e) {
+  if (op == 6 || op == 7) { /* raw text */
+    char *t = malloc(blen + 1);
+    FZ_ASSERT(t, "out of memory");
+    memcpy(t, body, blen);
+    t[blen] = '\0';
+    if (op == 6) {
+      check_iterator_text(t, a);
+    } else {
+      const char *table = NULL, *label = NULL;
+      if (p_stream_arn_parse(t, a, &table, &label) == 0) {
+        FZ_ASSERT(table && label && strlen(label) == 23, "ARN parts");
+        p_context ctx = {"us-east-1", "123456789012"};
+        char *again = p_stream_arn(&ctx, table, label);
+        FZ_ASSERT(p_stream_arn_parse(again, NULL, NULL, NULL) == 0, "made ARN refused: %s", again);
+        free(again);
+      }
+    }
+    free(t);
+    return;
+  }
+  json_t *j = json_loadb(body, blen, JSON_ALLOW_NUL, NULL);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    return;
+  }
+  switch (op) {
+    case 0: {
+      p_update_table u;
+      if (p_parse_update_table(j, a, &u, e) == 0) use_update_table(&u);
+      json_decref(u.changes);
+      break;
+    }
+    case 1: {
+      p_update_ttl t;
+      if (p_parse_update_ttl(j, a, &t, e) == 0) use_update_ttl(&t);
+      break;
+    }
+    case 2: {
+      p_list_streams l;
+      if (p_parse_list_streams(j, a, &l, e) == 0)
+        FZ_ASSERT(l.limit >= 1 && l.limit <= 100, "ListStreams limit");
+      break;
+    }
+    case 3: {
+      p_describe_stream d;
+      if (p_parse_describe_stream(j, a, &d, e) == 0)
+        FZ_ASSERT(d.arn && d.limit >= 1 && d.limit <= 100 && p_stream_arn_parse(d.arn, NULL, NULL, NULL) == 0,
+                  "DescribeStream result");
+      break;
+    }
+    case 4: {
+      p_get_shard_iterator g;
+      if (p_parse_get_shard_iterator(j, a, &g, e) == 0) use_shard_iterator(&g, a);
+      break;
+    }
+    case 5: {
+      p_get_records g;
+      if (p_parse_get_records(j, a, &g, e) == 0) {
+        FZ_ASSERT(g.iterator && g.limit >= 1 && g.limit <= 1000, "GetRecords result");
+        check_iterator_text(g.iterator, a);
+      }
+      break;
+    }
+    default: {
+      dv_value v;
+      p_error ie;
+      p_error_init(&ie);
+      if (p_item_from_json(j, P_LAYER_CURRENT, a, &v, &ie) == 0) use_record_item(&v);
+      p_error_clear(&ie);
+      break;
+    }
+  }
+  json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   unsigned op = data[0] % FZ_OPS, flags = data[0] / FZ_OPS;
   const char *body = (const char *)data + 1;
   size_t blen = size - 1;
   p_layer layer = (flags & 1) ? P_LAYER_OLDER : P_LAYER_CURRENT;
+
+  if (flags & 2) {
+    dv_arena *a = dv_arena_new();
+    p_error e;
+    p_error_init(&e);
+    second_table(op % 9, body, blen, a, &e);
+    if (e.code != P_OK) {
+      FZ_ASSERT(e.msg || e.code == P_SERIALIZATION, "error %d without a message", (int)e.code);
+      char *b = p_error_body(&e, NULL);
+      FZ_ASSERT(b, "empty error body");
+      free(b);
+    }
+    p_error_clear(&e);
+    dv_arena_free(a);
+    return 0;
+  }
 
   if (op == 11) { /* a header value: NUL-terminated copy */
     char *t = malloc(blen + 1);

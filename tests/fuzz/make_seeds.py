@@ -40,6 +40,9 @@ REQ_OPS = {
     "PutItem": 0, "GetItem": 1, "DeleteItem": 2, "CreateTable": 3, "ListTables": 4,
     "DescribeTable": 5, "DeleteTable": 5, "BatchWriteItem": 7, "BatchGetItem": 8,
     "Value": 9, "Item": 10, "UpdateItem": 12, "Query": 13, "Scan": 14,
+    # the second table of fuzz_request.c (flags bit 1: byte 30 + index)
+    "UpdateTable": 30, "UpdateTimeToLive": 31, "ListStreams": 32, "DescribeStream": 33,
+    "GetShardIterator": 34, "GetRecords": 35,
 }
 REQ_FLAG_OLDER = 1
 

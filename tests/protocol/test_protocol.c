@@ -7,7 +7,9 @@
  *
  *   {"op": "PutItem" | "GetItem" | "DeleteItem" | "UpdateItem" | "CreateTable" | "DescribeTable"
  *          | "DeleteTable" | "ListTables" | "Value" | "Item"
- *          | "BatchWriteItem" | "BatchGetItem" | "Query" | "Scan",
+ *          | "BatchWriteItem" | "BatchGetItem" | "Query" | "Scan"
+ *          | "UpdateTable" | "UpdateTimeToLive" | "DescribeTimeToLive"
+ *          | "ListStreams" | "DescribeStream" | "GetShardIterator" | "GetRecords",
  *    "request": <body, or the AttributeValue / item for Value / Item>,
  *    "layer": "current" | "older"            (Value / Item only, default current),
  *    "schema": {"hash": ["pk","S"], "range": ["sk","N"]}
@@ -28,6 +30,11 @@
  * the schema check, and compares the first failure or the success fields.
  * Query / Scan compare "query": {member: value} against the rendering of
  * the parsed (and, with a schema, checked) request (query_case).
+ * UpdateTable / UpdateTimeToLive / DescribeTimeToLive take an optional
+ * "meta" (the table's stored meta): with it the state check runs too
+ * (p_check_update_table / p_check_update_ttl) and the results compare as
+ * described at table_stream_case; the Streams requests compare their parsed
+ * members there as well.
  * Batch ops run the schema check of every table with the one schema, and
  * compare "request_items": the parsed request rendered back as wire JSON
  * (BatchWriteItem {"t":[{"PutRequest":{"Item":..}} | {"DeleteRequest":{"Key":..}}]},
@@ -921,6 +928,152 @@ static int query_case(const char *op, const json_t *req, const p_key_schema *ks,
   return 0;
 }
 
+/* A nullable string against want: absent = not compared, JSON null = got
+ * must be NULL. */
+static int cmp_nstr(const char *file, const char *what, const char *got, const json_t *want) {
+  if (!want) return 0;
+  if (json_is_null(want)) return got ? fail(file, what, got, "(null)") : 0;
+  return cmp_str(file, what, got, want);
+}
+
+static int is_table_stream_op(const char *op) {
+  static const char *const ops[] = {"UpdateTable",    "UpdateTimeToLive", "DescribeTimeToLive", "ListStreams",
+                                    "DescribeStream", "GetShardIterator", "GetRecords",         NULL};
+  for (const char *const *o = ops; *o; o++)
+    if (!strcmp(op, *o)) return 1;
+  return 0;
+}
+
+/* UpdateTable, TTL and Streams cases. Parses (and, with meta, runs the state
+ * check); on success compares, when given in exp:
+ *   UpdateTable       "table_name", "has_stream", "stream_enabled", "stream_view" (name or null),
+ *                     "changes", "has_gsi_updates", "has_replica_updates", "new_meta" (exact),
+ *                     "description" / "description_absent" (p_table_description of the new
+ *                     meta, key from "schema" or pk S)
+ *   UpdateTimeToLive  "table_name", "enabled", "attribute", "response" (p_update_ttl_response),
+ *                     "new_meta", "describe_ttl" (p_describe_ttl of the new meta)
+ *   DescribeTimeToLive "table_name", "describe_ttl" (p_describe_ttl of meta)
+ *   ListStreams       "table_name", "limit", "exclusive_start"
+ *   DescribeStream    "arn", "limit", "exclusive_start_shard", "filter_parent"
+ *   GetShardIterator  "arn", "shard_id", "type", "has_seq", "seq" (decimal text)
+ *   GetRecords        "iterator", "limit"
+ * Returns the parse / check status; mismatches are added to *bad. */
+static int table_stream_case(const char *file, const char *op, const json_t *req, const json_t *meta,
+                             const json_t *schema, const json_t *exp, dv_arena *a, p_error *e, int *bad) {
+  int rc;
+  json_t *new_meta = NULL;
+  const json_t *w;
+  if (!strcmp(op, "UpdateTable")) {
+    p_update_table u;
+    rc = p_parse_update_table(req, a, &u, e);
+    if (rc == 0 && meta) rc = p_check_update_table(meta, &u, &new_meta, e);
+    if (rc == 0) {
+      *bad |= cmp_str(file, "table_name", u.table_name, json_object_get(exp, "table_name"));
+      *bad |= cmp_int(file, "has_stream", u.has_stream, json_object_get(exp, "has_stream"));
+      *bad |= cmp_int(file, "stream_enabled", u.stream_enabled, json_object_get(exp, "stream_enabled"));
+      *bad |= cmp_nstr(file, "stream_view", p_view_name(u.stream_view), json_object_get(exp, "stream_view"));
+      *bad |= cmp_int(file, "has_gsi_updates", u.has_gsi_updates, json_object_get(exp, "has_gsi_updates"));
+      *bad |= cmp_int(file, "has_replica_updates", u.has_replica_updates,
+                      json_object_get(exp, "has_replica_updates"));
+      if ((w = json_object_get(exp, "changes"))) *bad |= cmp_json(file, "changes", u.changes, w);
+      if ((w = json_object_get(exp, "new_meta"))) *bad |= cmp_json(file, "new_meta", new_meta, w);
+      p_key_schema ks = {"pk", DV_S, NULL, DV_NONE};
+      if (schema) schema_from(schema, &ks);
+      json_t *d = new_meta
+                      ? p_table_description(&k_ctx, u.table_name, &ks, new_meta, 1700000000.5, "ACTIVE", 0, 0)
+                      : NULL;
+      if ((w = json_object_get(exp, "description"))) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)w, k, v) {
+          char what[128];
+          snprintf(what, sizeof what, "description.%s", k);
+          *bad |= cmp_json(file, what, json_object_get(d, k), v);
+        }
+      }
+      if ((w = json_object_get(exp, "description_absent"))) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(w, i, v) if (json_object_get(d, json_string_value(v))) *bad |=
+            fail(file, "member should be absent", json_string_value(v), NULL);
+      }
+      json_decref(d);
+    }
+    json_decref(u.changes);
+  } else if (!strcmp(op, "UpdateTimeToLive")) {
+    p_update_ttl t;
+    rc = p_parse_update_ttl(req, a, &t, e);
+    if (rc == 0 && meta) rc = p_check_update_ttl(meta, &t, &new_meta, e);
+    if (rc == 0) {
+      *bad |= cmp_str(file, "table_name", t.table_name, json_object_get(exp, "table_name"));
+      *bad |= cmp_int(file, "enabled", t.enabled, json_object_get(exp, "enabled"));
+      *bad |= cmp_str(file, "attribute", t.attribute, json_object_get(exp, "attribute"));
+      json_t *r = p_update_ttl_response(&t);
+      if ((w = json_object_get(exp, "response"))) *bad |= cmp_json(file, "response", r, w);
+      json_decref(r);
+      if ((w = json_object_get(exp, "new_meta"))) *bad |= cmp_json(file, "new_meta", new_meta, w);
+      if ((w = json_object_get(exp, "describe_ttl"))) {
+        json_t *dt = p_describe_ttl(new_meta);
+        *bad |= cmp_json(file, "describe_ttl", dt, w);
+        json_decref(dt);
+      }
+    }
+  } else if (!strcmp(op, "DescribeTimeToLive")) {
+    const char *name;
+    rc = p_parse_table_name(req, a, &name, e);
+    if (rc == 0) {
+      *bad |= cmp_str(file, "table_name", name, json_object_get(exp, "table_name"));
+      if ((w = json_object_get(exp, "describe_ttl"))) {
+        json_t *dt = p_describe_ttl(meta);
+        *bad |= cmp_json(file, "describe_ttl", dt, w);
+        json_decref(dt);
+      }
+    }
+  } else if (!strcmp(op, "ListStreams")) {
+    p_list_streams l;
+    rc = p_parse_list_streams(req, a, &l, e);
+    if (rc == 0) {
+      *bad |= cmp_nstr(file, "table_name", l.table_name, json_object_get(exp, "table_name"));
+      *bad |= cmp_int(file, "limit", l.limit, json_object_get(exp, "limit"));
+      *bad |= cmp_nstr(file, "exclusive_start", l.exclusive_start, json_object_get(exp, "exclusive_start"));
+    }
+  } else if (!strcmp(op, "DescribeStream")) {
+    p_describe_stream d;
+    rc = p_parse_describe_stream(req, a, &d, e);
+    if (rc == 0) {
+      *bad |= cmp_str(file, "arn", d.arn, json_object_get(exp, "arn"));
+      *bad |= cmp_int(file, "limit", d.limit, json_object_get(exp, "limit"));
+      *bad |= cmp_nstr(file, "exclusive_start_shard", d.exclusive_start_shard,
+                       json_object_get(exp, "exclusive_start_shard"));
+      *bad |= cmp_nstr(file, "filter_parent", d.filter_parent, json_object_get(exp, "filter_parent"));
+    }
+  } else if (!strcmp(op, "GetShardIterator")) {
+    p_get_shard_iterator g;
+    rc = p_parse_get_shard_iterator(req, a, &g, e);
+    if (rc == 0) {
+      static const char *const types[] = {"?", "TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER",
+                                          "AFTER_SEQUENCE_NUMBER"};
+      char seq[32];
+      snprintf(seq, sizeof seq, "%llu", (unsigned long long)g.seq);
+      *bad |= cmp_str(file, "arn", g.arn, json_object_get(exp, "arn"));
+      *bad |= cmp_str(file, "shard_id", g.shard_id, json_object_get(exp, "shard_id"));
+      *bad |=
+          cmp_str(file, "type", types[g.type >= 1 && g.type <= 4 ? g.type : 0], json_object_get(exp, "type"));
+      *bad |= cmp_int(file, "has_seq", g.has_seq, json_object_get(exp, "has_seq"));
+      *bad |= cmp_str(file, "seq", seq, json_object_get(exp, "seq"));
+    }
+  } else {
+    p_get_records g;
+    rc = p_parse_get_records(req, a, &g, e);
+    if (rc == 0) {
+      *bad |= cmp_str(file, "iterator", g.iterator, json_object_get(exp, "iterator"));
+      *bad |= cmp_int(file, "limit", g.limit, json_object_get(exp, "limit"));
+    }
+  }
+  json_decref(new_meta);
+  return rc;
+}
+
 static int run_case(const char *file) {
   json_error_t je;
   json_t *c = json_load_file(file, 0, &je);
@@ -954,6 +1107,7 @@ static int run_case(const char *file) {
   size_t batch_count = 0;
   p_rcc batch_rcc = P_RCC_NONE;
   int batch_ricm = 0;
+  int ts_bad = 0; /* table_stream_case's mismatches */
   if (!strcmp(op, "PutItem")) {
     rc = p_parse_put_item(req, a, &put, &e);
     if (rc == 0 && schema) rc = p_check_put_item(&ks, &put.item, &e);
@@ -986,6 +1140,8 @@ static int run_case(const char *file) {
     rc = batch_case(op, req, schema ? &ks : NULL, a, &e, &got_item, &batch_count, &batch_rcc, &batch_ricm);
   } else if (!strcmp(op, "Query") || !strcmp(op, "Scan")) {
     rc = query_case(op, req, schema ? &ks : NULL, a, &e, &got_item);
+  } else if (is_table_stream_op(op)) {
+    rc = table_stream_case(file, op, req, json_object_get(c, "meta"), schema, exp, a, &e, &ts_bad);
   } else if (!strcmp(op, "Value")) {
     rc = p_value_from_json(req, 1, layer, a, &val, &e);
     if (rc == 0) got_item = p_value_to_json(&val);
@@ -1015,6 +1171,7 @@ static int run_case(const char *file) {
     bad = fail(file, "unexpected error", e.msg ? e.msg : p_error_type(e.code), "success");
     goto done;
   }
+  bad |= ts_bad;
   const json_t *w;
   if ((w = json_object_get(exp, "item")) || (w = json_object_get(exp, "key")) ||
       (w = json_object_get(exp, "value")) || (w = json_object_get(exp, "request_items")))
@@ -1218,6 +1375,68 @@ static int mutate(json_t *j, int k) {
 
 static int g_mutations;
 
+/* The sweep of the UpdateTable / TTL / Streams ops: parse, then the state
+ * checks against a few metas and the renderers of what they produce. */
+static int sweep_table_stream(const char *op, const json_t *req, dv_arena *a, p_error *e) {
+  static const char *const metas[] = {
+      "{\"BillingMode\":\"PROVISIONED\",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":5,"
+      "\"WriteCapacityUnits\":5}}",
+      "{\"BillingMode\":\"PAY_PER_REQUEST\",\"StreamSpecification\":{\"StreamEnabled\":true,"
+      "\"StreamViewType\":\"KEYS_ONLY\"},\"TimeToLive\":{\"AttributeName\":\"exp\"}}",
+      "{}"};
+  json_t *meta = parse(metas[rnd() % 3]);
+  p_key_schema ks = {"pk", DV_S, NULL, DV_NONE};
+  int rc;
+  json_t *nm = NULL;
+  if (!strcmp(op, "UpdateTable")) {
+    p_update_table u;
+    rc = p_parse_update_table(req, a, &u, e);
+    if (rc == 0) rc = p_check_update_table(meta, &u, &nm, e);
+    if (rc == 0) json_decref(p_table_description(&k_ctx, u.table_name, &ks, nm, 1.0, "ACTIVE", 0, 0));
+    json_decref(u.changes);
+  } else if (!strcmp(op, "UpdateTimeToLive")) {
+    p_update_ttl t;
+    rc = p_parse_update_ttl(req, a, &t, e);
+    if (rc == 0) rc = p_check_update_ttl(meta, &t, &nm, e);
+    if (rc == 0) {
+      json_decref(p_update_ttl_response(&t));
+      json_decref(p_describe_ttl(nm));
+    }
+  } else if (!strcmp(op, "DescribeTimeToLive")) {
+    const char *n;
+    rc = p_parse_table_name(req, a, &n, e);
+  } else if (!strcmp(op, "ListStreams")) {
+    p_list_streams l;
+    rc = p_parse_list_streams(req, a, &l, e);
+    if (rc == 0) CHECK(l.limit >= 1 && l.limit <= 100);
+  } else if (!strcmp(op, "DescribeStream")) {
+    p_describe_stream d;
+    rc = p_parse_describe_stream(req, a, &d, e);
+    if (rc == 0) CHECK(d.arn && p_stream_arn_parse(d.arn, NULL, NULL, NULL) == 0);
+  } else if (!strcmp(op, "GetShardIterator")) {
+    p_get_shard_iterator g;
+    rc = p_parse_get_shard_iterator(req, a, &g, e);
+    if (rc == 0) {
+      p_iterator it = {g.arn, g.shard_id, g.seq, 1}, back;
+      char *t = p_iterator_format(&it);
+      CHECK(p_iterator_parse(t, a, &back, e) == 0 && back.position == g.seq);
+      free(t);
+    }
+  } else {
+    p_get_records g;
+    rc = p_parse_get_records(req, a, &g, e);
+    if (rc == 0) {
+      p_iterator it;
+      if (p_iterator_parse(g.iterator, a, &it, e) != 0) {
+        p_error_clear(e);
+      }
+    }
+  }
+  json_decref(nm);
+  json_decref(meta);
+  return rc;
+}
+
 static void sweep_one(const char *op, const json_t *req0) {
   for (int round = 0; round < 40; round++) {
     json_t *req = json_deep_copy(req0);
@@ -1276,6 +1495,8 @@ static void sweep_one(const char *op, const json_t *req0) {
     } else if (!strcmp(op, "DescribeTable") || !strcmp(op, "DeleteTable")) {
       const char *n;
       rc = p_parse_table_name(req, a, &n, &e);
+    } else if (is_table_stream_op(op)) {
+      rc = sweep_table_stream(op, req, a, &e);
     } else {
       dv_value v;
       rc = !strcmp(op, "Value") ? p_value_from_json(req, 1, P_LAYER_CURRENT, a, &v, &e)
