@@ -121,6 +121,7 @@ static void flush_after(uv_work_t *req, int uvstatus) {
     }
   }
   release_waiters(c, 0);
+  if (rc == ST_OK && s->sse != NULL) df_sse_on_durable(s); /* new events are durable now */
   maybe_checkpoint(c);
   df_commit_kick(s);
   if (c->fjob == NULL && c->n_waiters > 0) release_waiters(c, 1);

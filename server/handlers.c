@@ -127,11 +127,22 @@ int df_table_is_creating(const df_server *s, const st_table *t) {
   return df_now() < st_table_info(t)->created + s->cfg.create_delay_ms / 1000.0;
 }
 
-/* The TableDescription of a live table in the given status (NULL = its
- * current one). New reference, or NULL if its stored meta is unreadable. */
-static json_t *describe(df_server *s, const st_table *t, const char *status) {
+json_t *df_table_meta(const st_table *t) {
   const st_table_def *d = st_table_info(t);
-  json_t *meta = json_loadb(d->meta, d->meta_len, JSON_ALLOW_NUL, NULL); /* as stored */
+  return json_loadb(d->meta, d->meta_len, JSON_ALLOW_NUL, NULL); /* as stored */
+}
+
+int df_table_set_meta(df_server *s, st_table *t, const json_t *meta, uint64_t *lsn) {
+  char *text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (!text) return ST_ENOMEM;
+  int rc = st_table_set_meta(s->db, t, text, strlen(text), lsn);
+  free(text);
+  return rc;
+}
+
+json_t *df_describe_table(df_server *s, const st_table *t, const char *status) {
+  const st_table_def *d = st_table_info(t);
+  json_t *meta = df_table_meta(t);
   if (!meta) return NULL;
   p_key_schema ks;
   df_key_schema_of(t, &ks);
@@ -219,9 +230,31 @@ void h_create_table(df_req *r) {
     return;
   }
   st_table *t = st_table_find(s->db, k_ns, ct.table_name);
+  if (t) { /* a stream asked for at creation begins with the table */
+    json_t *m = df_table_meta(t);
+    json_t *spec = m ? json_object_get(m, "StreamSpecification") : NULL;
+    if (spec && json_is_true(json_object_get(spec, "StreamEnabled"))) {
+      char label[24];
+      char *arn = NULL;
+      rc = df_stream_enable(s, t, p_view_from_name(json_string_value(json_object_get(spec, "StreamViewType"))),
+                            label, &arn, &lsn);
+      if (rc == ST_OK) {
+        json_object_set_new(m, "LatestStreamLabel", json_string(label));
+        json_object_set_new(m, "LatestStreamArn", json_string(arn));
+        free(arn);
+        rc = df_table_set_meta(s, t, m, &lsn);
+      }
+      if (rc != ST_OK) {
+        json_decref(m);
+        df_reply_storage_error(r, rc, "CreateTable stream");
+        return;
+      }
+    }
+    json_decref(m);
+  }
   /* AWS answers CREATING; the first DescribeTable shows ACTIVE unless a
    * create delay is configured. */
-  json_t *desc = t ? describe(s, t, "CREATING") : NULL;
+  json_t *desc = t ? df_describe_table(s, t, "CREATING") : NULL;
   if (!desc) {
     df_reply_storage_error(r, ST_ECORRUPT, "CreateTable describe");
     return;
@@ -243,7 +276,7 @@ void h_describe_table(df_req *r) {
   st_table *t = st_table_find(s->db, k_ns, name);
   json_t *desc = NULL;
   if (t) {
-    desc = describe(s, t, NULL);
+    desc = df_describe_table(s, t, NULL);
     if (!desc) {
       df_reply_storage_error(r, ST_ECORRUPT, "DescribeTable");
       return;
@@ -333,13 +366,16 @@ void h_delete_table(df_req *r) {
     df_reply_error(r, &e, read_wait_lsn(s));
     return;
   }
-  json_t *desc = describe(s, t, "DELETING");
+  json_t *desc = df_describe_table(s, t, "DELETING");
   if (!desc) {
     df_reply_storage_error(r, ST_ECORRUPT, "DeleteTable describe");
     return;
   }
   uint64_t lsn = 0;
-  int rc = st_table_drop(s->db, t, &lsn);
+  int rc = ST_OK;
+  if (st_table_events(t)) rc = df_stream_disable(s, t, &lsn); /* the stream outlives the table, DISABLED */
+  df_ttl_table_forget(s, t);
+  if (rc == ST_OK) rc = st_table_drop(s->db, t, &lsn);
   if (rc != ST_OK) {
     json_decref(desc);
     df_reply_storage_error(r, rc, "DeleteTable");
@@ -398,6 +434,7 @@ static int read_old(df_req *r, st_table *t, const dv_value *key, const char *wha
     df_reply_storage_error(r, rc, what);
     return -1;
   }
+  if (old->type == DV_M && df_ttl_expired(r->srv, t, old)) old->type = DV_NONE; /* hidden: absent */
   return 0;
 }
 
@@ -490,6 +527,7 @@ void h_get_item(df_req *r) {
     df_reply_storage_error(r, rc, "GetItem");
     return;
   }
+  if (item.type == DV_M && df_ttl_expired(r->srv, t, &item)) item.type = DV_NONE; /* hidden */
   int found = item.type == DV_M;
   json_t *out = json_object();
   if (found) {

@@ -172,6 +172,7 @@ void h_batch_get_item(df_req *r) {
         df_reply_storage_error(r, rc, "BatchGetItem");
         return;
       }
+      if (item.type == DV_M && df_ttl_expired(s, tables[i], &item)) item.type = DV_NONE; /* hidden */
       int found = item.type == DV_M;
       units += p_read_units(found ? dv_item_size(&item) : 0, found, bt->consistent);
       if (!found) continue;

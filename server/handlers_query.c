@@ -130,6 +130,10 @@ static int page_slice(page *pg) {
     }
     if ((rc = st_iter_next(pg->it, pg->scratch, &pg->item)) != ST_OK) break;
     if (pg->item.type != DV_M) break;
+    if (df_ttl_expired(pg->r->srv, pg->t, &pg->item)) { /* hidden: not even counted */
+      if (uv_hrtime() - t0 >= SLICE_NS) return 0;
+      continue;
+    }
     pg->scanned++;
     pg->bytes += dv_item_size(&pg->item);
     if (!q->filter || expr_matches(q->filter, &pg->item)) {

@@ -17,7 +17,12 @@
  *   6. authentication present (not verified)  400 MissingAuthenticationToken /
  *                                                 IncompleteSignature / InvalidSignature
  *   7. empty body                             400 SerializationException
- * then router.c dispatches to the handler.
+ * then router.c dispatches to the handler. Paths starting with "/v1/" (the
+ * plain-JSON face, rest.c) leave this pipeline after step 1, whatever
+ * their method (except a CORS preflight, answered as in step 2): rest.c
+ * answers them with a response of its own, queued as it comes (with
+ * x-amzn-RequestId, Access-Control-Allow-Origin and Connection: close as
+ * below).
  *
  * Every response carries Content-Type (application/x-amz-json-1.0, or
  * application/json when the request used it), Content-Length and Date (from
@@ -65,6 +70,7 @@ typedef struct df_conn {
   struct MHD_Connection *mc;       /* MHD's connection */
   http_method method;              /* request method */
   char path[64];                   /* request path (truncated), for the access log */
+  char *url;                       /* full path of a /v1/ request (rest.c), malloc'd; NULL otherwise */
   char rid[DF_REQUEST_ID_LEN + 1]; /* x-amzn-RequestId */
   uint64_t t0;                     /* uv_hrtime() when the headers arrived */
   char *body;                      /* request body, malloc'd, NULL while empty */
@@ -351,6 +357,24 @@ static enum MHD_Result queue_reply(df_conn *c) {
   return ret;
 }
 
+/* A /v1/ request: rest.c makes the response (NULL: drop the connection). */
+static enum MHD_Result rest_reply(df_conn *c, const char *method) {
+  df_server *s = c->h->srv;
+  unsigned status = 500;
+  struct MHD_Response *resp = df_rest_handle(s, c->mc, method, c->url, c->body, c->body_len, &status);
+  c->replied = 1;
+  c->queued = 1;
+  c->status = (int)status;
+  if (resp == NULL) return MHD_NO;
+  MHD_add_response_header(resp, "x-amzn-RequestId", c->rid);
+  if (c->origin) MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+  if (s->stopping) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result ret = MHD_queue_response(c->mc, status, resp);
+  MHD_destroy_response(resp);
+  if (ret != MHD_YES) df_log(s, DF_LOG_ERROR, "request %s: MHD refused the response", c->rid);
+  return ret;
+}
+
 /* ---- the pipeline -------------------------------------------------------- */
 
 /* Media type of a Content-Type value, parameters after ';' ignored. */
@@ -547,6 +571,11 @@ enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char 
     c->t0 = uv_hrtime();
     c->method = method_of(method);
     snprintf(c->path, sizeof c->path, "%s", url);
+    if (strncmp(url, "/v1/", 4) == 0) {
+      size_t ulen = strlen(url) + 1;
+      c->url = df_xmalloc(ulen);
+      memcpy(c->url, url, ulen);
+    }
     request_id(h, c->rid);
     c->origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin") != NULL;
     *con_cls = c;
@@ -573,6 +602,7 @@ enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char 
     return MHD_YES;
   }
   if (c->queued) return MHD_YES;
+  if (c->url != NULL && !c->too_big && !(c->method == M_OPTIONS && c->origin)) return rest_reply(c, method);
   if (!c->replied) process(c);
   if (c->suspended) return MHD_YES; /* resumed by on_durable(); we come back here */
   return queue_reply(c);
@@ -601,6 +631,7 @@ void df_http_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
   dv_arena_free(c->arena);
   free(c->body);
   free(c->resp);
+  free(c->url);
   free(c);
   h->inflight--;
   h->served++;

@@ -44,6 +44,7 @@ typedef struct df_main {
   uv_signal_t sigterm; /* SIGTERM watcher */
   uv_timer_t drain;    /* DRAIN_TIMEOUT_MS after the first signal */
   int tables_up;       /* df_tables_init succeeded */
+  int streams_up;      /* df_streams_init, df_sse_init and df_ttl_init succeeded */
   int force;           /* stop without waiting for slow clients */
   int finished;        /* step 4 done */
 } df_main;
@@ -69,6 +70,18 @@ static void usage(FILE *f) {
           "  --cache-mb N           page-cache budget in MiB (default 64) [DYNAFILE_CACHE_MB]\n"
           "  --no-fsync             UNSAFE, for tests only: acknowledge writes without\n"
           "                         fsync; a crash or power loss loses acknowledged data\n"
+          "  --ttl-hide-expired B   true (default): reads skip items whose TTL has passed;\n"
+          "                         false: return them until swept, as AWS does\n"
+          "                         [DYNAFILE_TTL_HIDE_EXPIRED]\n"
+          "  --ttl-sweep-ms N       TTL sweeper period (default 5000) [DYNAFILE_TTL_SWEEP_MS]\n"
+          "  --ttl-cooldown-s N     minimum time between two TTL changes of a table\n"
+          "                         (default 0; AWS: about an hour)\n"
+          "  --stream-retention-s N stream records and disabled streams are kept N s\n"
+          "                         (default 86400, as AWS)\n"
+          "  --iterator-ttl-s N     shard iterators expire after N s (default 900)\n"
+          "  --sse-heartbeat-ms N   SSE heartbeat comment period (default 15000)\n"
+          "  --sse-backlog N        events queued for a slow SSE subscriber before it is\n"
+          "                         cut off (default 4096)\n"
           "  --version              print the version and exit\n"
           "  -h, --help             print this help and exit\n"
           "\n"
@@ -97,12 +110,48 @@ enum {
   OPT_DDELAY,
   OPT_CACHE,
   OPT_NOFSYNC,
-  OPT_VERSION
+  OPT_VERSION,
+  OPT_TTL_HIDE,
+  OPT_INT /* first of the integer flags of int_flags[] */
 };
+
+/* Integer flags that only set a df_config field. */
+typedef struct int_flag {
+  const char *name;   /* flag without "--" */
+  const char *env;    /* environment variable, NULL if none */
+  long lo, hi;        /* accepted range */
+  size_t off;         /* offsetof(df_config, field) */
+  int is_size;        /* field is a size_t (else int) */
+} int_flag;
+
+static const int_flag int_flags[] = {
+    {"ttl-sweep-ms", "DYNAFILE_TTL_SWEEP_MS", 10, INT_MAX, offsetof(df_config, ttl_sweep_ms), 0},
+    {"ttl-cooldown-s", NULL, 0, INT_MAX, offsetof(df_config, ttl_cooldown_s), 0},
+    {"stream-retention-s", NULL, 1, INT_MAX, offsetof(df_config, stream_retention_s), 0},
+    {"iterator-ttl-s", NULL, 1, INT_MAX, offsetof(df_config, iterator_ttl_s), 0},
+    {"sse-heartbeat-ms", NULL, 10, INT_MAX, offsetof(df_config, sse_heartbeat_ms), 0},
+    {"sse-backlog", NULL, 1, 1L << 24, offsetof(df_config, sse_backlog), 1},
+};
+#define N_INT_FLAGS (sizeof int_flags / sizeof int_flags[0])
+
+static void set_int_flag(df_config *cfg, const int_flag *f, long x) {
+  char *field = (char *)cfg + f->off;
+  if (f->is_size)
+    *(size_t *)field = (size_t)x;
+  else
+    *(int *)field = (int)x;
+}
+
+/* "true"/"false" (also 1/0, yes/no); -1 if neither. */
+static int parse_bool(const char *v) {
+  if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")) return 1;
+  if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")) return 0;
+  return -1;
+}
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 for a usage error. */
 static int parse_args(int argc, char **argv, df_config *cfg) {
-  static const struct option opts[] = {
+  struct option opts[32] = {
       {"host", required_argument, NULL, OPT_HOST},
       {"port", required_argument, NULL, OPT_PORT},
       {"data-dir", required_argument, NULL, OPT_DATA},
@@ -113,13 +162,23 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
       {"no-fsync", no_argument, NULL, OPT_NOFSYNC},
       {"version", no_argument, NULL, OPT_VERSION},
       {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"ttl-hide-expired", required_argument, NULL, OPT_TTL_HIDE},
   };
+  size_t nopts = 0;
+  while (opts[nopts].name != NULL) nopts++;
+  for (size_t i = 0; i < N_INT_FLAGS; i++)
+    opts[nopts++] = (struct option){int_flags[i].name, required_argument, NULL, OPT_INT + (int)i};
   cfg->host = "127.0.0.1";
   cfg->port = 8000;
   cfg->data_dir = "./data";
   cfg->log_level = DF_LOG_INFO;
   cfg->cache_mb = 64;
+  cfg->ttl_hide_expired = 1;
+  cfg->ttl_sweep_ms = 5000;
+  cfg->stream_retention_s = 86400;
+  cfg->iterator_ttl_s = 900;
+  cfg->sse_heartbeat_ms = 15000;
+  cfg->sse_backlog = 4096;
   long x;
   const char *env;
   /* Environment first, so that flags win. */
@@ -140,6 +199,19 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
   if ((env = getenv("DYNAFILE_CACHE_MB")) != NULL && *env) {
     if (parse_int("DYNAFILE_CACHE_MB", env, 1, 1L << 20, &x) != 0) return -1;
     cfg->cache_mb = (size_t)x;
+  }
+  if ((env = getenv("DYNAFILE_TTL_HIDE_EXPIRED")) != NULL && *env) {
+    int b = parse_bool(env);
+    if (b < 0) {
+      fprintf(stderr, "dynafiled: DYNAFILE_TTL_HIDE_EXPIRED: expected true or false, got '%s'\n", env);
+      return -1;
+    }
+    cfg->ttl_hide_expired = b;
+  }
+  for (size_t i = 0; i < N_INT_FLAGS; i++) {
+    if (int_flags[i].env == NULL || (env = getenv(int_flags[i].env)) == NULL || !*env) continue;
+    if (parse_int(int_flags[i].env, env, int_flags[i].lo, int_flags[i].hi, &x) != 0) return -1;
+    set_int_flag(cfg, &int_flags[i], x);
   }
   int c;
   opterr = 0;
@@ -182,10 +254,27 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
       case OPT_VERSION:
         printf("dynafiled %s\n", DF_VERSION);
         return 1;
+      case OPT_TTL_HIDE: {
+        int b = parse_bool(optarg);
+        if (b < 0) {
+          fprintf(stderr, "dynafiled: --ttl-hide-expired: expected true or false, got '%s'\n", optarg);
+          return -1;
+        }
+        cfg->ttl_hide_expired = b;
+        break;
+      }
       case 'h':
         usage(stdout);
         return 1;
       default:
+        if (c >= OPT_INT && c < OPT_INT + (int)N_INT_FLAGS) {
+          const int_flag *f = &int_flags[c - OPT_INT];
+          char name[48];
+          snprintf(name, sizeof name, "--%s", f->name);
+          if (parse_int(name, optarg, f->lo, f->hi, &x) != 0) return -1;
+          set_int_flag(cfg, f, x);
+          break;
+        }
         if (optopt != 0 && optopt < 256)
           fprintf(stderr, "dynafiled: unknown or incomplete option '-%c'\n", optopt);
         else
@@ -210,6 +299,12 @@ static void finish(df_main *m) {
   df_server *s = &m->srv;
   m->finished = 1;
   df_loop_stop(s);
+  if (m->streams_up) {
+    df_sse_close(s);
+    df_ttl_close(s);
+    df_streams_close(s);
+  }
+  m->streams_up = 0;
   if (m->tables_up) df_tables_close(s);
   m->tables_up = 0;
   df_commit_close(s);
@@ -250,6 +345,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
          (unsigned long long)(s->http != NULL ? s->http->served : 0),
          (unsigned long long)(s->http != NULL ? s->http->inflight : 0));
   df_loop_quiesce(s);
+  if (m->streams_up) df_sse_shutdown(s);
   uv_timer_start(&m->drain, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
   df_main_check_stop(s);
 }
@@ -312,7 +408,13 @@ int main(int argc, char **argv) {
     status = 1;
   } else {
     m.tables_up = 1;
-    if (df_loop_start(s) != 0) status = 1;
+    if (df_streams_init(s) != 0 || df_sse_init(s) != 0 || df_ttl_init(s) != 0) {
+      df_log(s, DF_LOG_ERROR, "cannot set up streams and TTL");
+      status = 1;
+    } else {
+      m.streams_up = 1;
+      if (df_loop_start(s) != 0) status = 1;
+    }
   }
   if (status != 0) { /* close what was opened, then the storage */
     s->stopping = 1;

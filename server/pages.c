@@ -90,6 +90,11 @@ static void park(df_pages *p, df_req *r) {
   df_req_later(r);
 }
 
+int df_table_busy(df_server *s, const st_table *t) {
+  const busy_table *b = s->pages != NULL ? busy_find(s->pages, t) : NULL;
+  return b != NULL && (b->pages > 0 || b->waiters > 0);
+}
+
 int df_wait_tables(df_req *r, st_table *const *ts, size_t n) {
   df_pages *p = r->srv->pages;
   if (p == NULL) return 0;

@@ -29,16 +29,16 @@ static const df_route routes[P_OP_COUNT] = {
     [P_OP_ExecuteStatement] = {NULL, DF_OP_READ | DF_OP_WRITE},
     [P_OP_BatchExecuteStatement] = {NULL, DF_OP_READ | DF_OP_WRITE},
     [P_OP_ExecuteTransaction] = {NULL, DF_OP_READ | DF_OP_WRITE},
-    [P_OP_UpdateTable] = {NULL, DF_OP_CONTROL | DF_OP_WRITE},
-    [P_OP_UpdateTimeToLive] = {NULL, DF_OP_CONTROL | DF_OP_WRITE},
-    [P_OP_DescribeTimeToLive] = {NULL, DF_OP_CONTROL},
+    [P_OP_UpdateTable] = {h_update_table, DF_OP_CONTROL | DF_OP_WRITE},
+    [P_OP_UpdateTimeToLive] = {h_update_time_to_live, DF_OP_CONTROL | DF_OP_WRITE},
+    [P_OP_DescribeTimeToLive] = {h_describe_time_to_live, DF_OP_CONTROL},
     [P_OP_TagResource] = {NULL, DF_OP_CONTROL | DF_OP_WRITE},
     [P_OP_UntagResource] = {NULL, DF_OP_CONTROL | DF_OP_WRITE},
     [P_OP_ListTagsOfResource] = {NULL, DF_OP_CONTROL},
-    [P_OP_Streams_DescribeStream] = {NULL, DF_OP_STREAM},
-    [P_OP_Streams_GetRecords] = {NULL, DF_OP_STREAM | DF_OP_READ},
-    [P_OP_Streams_GetShardIterator] = {NULL, DF_OP_STREAM},
-    [P_OP_Streams_ListStreams] = {NULL, DF_OP_STREAM},
+    [P_OP_Streams_DescribeStream] = {h_describe_stream, DF_OP_STREAM},
+    [P_OP_Streams_GetRecords] = {h_get_records, DF_OP_STREAM | DF_OP_READ},
+    [P_OP_Streams_GetShardIterator] = {h_get_shard_iterator, DF_OP_STREAM},
+    [P_OP_Streams_ListStreams] = {h_list_streams, DF_OP_STREAM},
     /* Every other operation: zero row = control plane, not implemented. */
 };
 

@@ -33,6 +33,13 @@ typedef struct df_config {
   int delete_delay_ms;       /* hold deleted tables in DELETING this long */
   size_t cache_mb;           /* page-cache budget */
   int no_fsync;              /* testing only: acknowledge without fsync */
+  int ttl_hide_expired;      /* 1 (default): reads skip items whose TTL has passed */
+  int ttl_sweep_ms;          /* TTL sweeper period (default 5000) */
+  int ttl_cooldown_s;        /* UpdateTimeToLive cooldown (default 0; AWS ~3600) */
+  int stream_retention_s;    /* stream records and disabled streams kept (default 86400) */
+  int iterator_ttl_s;        /* shard iterator lifetime (default 900) */
+  int sse_heartbeat_ms;      /* SSE comment heartbeat (default 15000) */
+  size_t sse_backlog;        /* SSE events queued per subscriber before it is cut off (default 4096) */
 } df_config;
 
 typedef struct df_server df_server;
@@ -47,6 +54,9 @@ struct df_server {
   struct df_commit *commit;  /* group commit and checkpoint driver (commit.c) */
   struct df_tables *tables;  /* CREATING/DELETING timers and ghosts (handlers.c) */
   struct df_pages *pages;    /* sliced Scan/Query pages and the writes waiting for them (pages.c) */
+  struct df_streams *streams; /* stream registry, trimming (streams.c) */
+  struct df_sse *sse;        /* server-sent-event subscribers (sse.c) */
+  struct df_ttl *ttl;        /* TTL sweeper (ttl.c) */
   int stopping;              /* 1 once SIGINT/SIGTERM arrived */
 };
 
@@ -141,6 +151,16 @@ int df_table_is_creating(const df_server *s, const st_table *t);
 st_table *df_item_table_find(df_server *s, const char *name);
 /* The same, answering ResourceNotFoundException when it returns NULL. */
 st_table *df_item_table(df_req *r, const char *name);
+/* The table's meta (protocol/control.c's JSON object) parsed; new ref, NULL
+ * if unreadable. */
+json_t *df_table_meta(const st_table *t);
+/* Store meta as the table's meta (logged). */
+int df_table_set_meta(df_server *s, st_table *t, const json_t *meta, uint64_t *lsn);
+/* The TableDescription of a live table in the given status (NULL = its
+ * current one). New reference, NULL if its stored meta is unreadable. */
+json_t *df_describe_table(df_server *s, const st_table *t, const char *status);
+/* 1 while a sliced page is in progress on t (writes to t must wait). */
+int df_table_busy(df_server *s, const st_table *t);
 /* A storage failure: logged, answered 500 InternalServerError (SDKs retry). */
 void df_reply_storage_error(df_req *r, int rc, const char *what);
 
@@ -155,6 +175,81 @@ void df_commit_kick(df_server *s);
  * DeleteTable, so that the dropped table's files are deleted within moments
  * rather than at the next periodic checkpoint). Safe to call from a handler. */
 void df_commit_checkpoint_soon(df_server *s);
+
+/* ---- streams.c: the stream registry ------------------------------------ */
+
+/* One stream: one event log (storage's ST_KIND_EVENTS) with the facts the
+ * Streams API shows. A table has at most one ENABLED stream; disabled
+ * streams (and those of deleted tables) stay DISABLED and readable for
+ * cfg.stream_retention_s, then their logs are dropped. */
+typedef struct df_stream df_stream;
+struct df_stream {
+  df_stream *next;           /* streams.c's list */
+  st_table *log;             /* its event log */
+  char *table;               /* table name */
+  uint64_t table_id;         /* st_table_id of the table it belongs (belonged) to */
+  char *arn;                 /* StreamArn */
+  char *label;               /* StreamLabel */
+  char *shard_id;            /* its one shard */
+  p_view view;               /* StreamViewType */
+  p_key_schema key;          /* the table's key schema (strings owned) */
+  double created;            /* CreationRequestDateTime, epoch seconds */
+  uint64_t start_seq;        /* first sequence number the shard can hold */
+  int enabled;               /* 1 ENABLED, 0 DISABLED */
+  uint64_t end_seq;          /* DISABLED: last sequence number it can hold */
+  double disabled_at;        /* DISABLED: when, epoch seconds */
+  void *sse;                 /* sse.c's subscribers of this stream (NULL: none) */
+};
+
+int df_streams_init(df_server *s);  /* after st_open: load streams, re-attach logs */
+void df_streams_close(df_server *s);
+/* The ENABLED stream of a table (namespace df_default_ns), NULL if none. */
+df_stream *df_stream_of_table(df_server *s, const char *table);
+/* A stream by ARN, NULL if unknown. */
+df_stream *df_stream_by_arn(df_server *s, const char *arn);
+/* Fill a record for ev of stream st (event_id must hold 33 bytes; the
+ * record borrows ev's values, st's strings and event_id). */
+void df_stream_record(df_server *s, const df_stream *st, const st_event *ev, p_stream_record *out,
+                      char event_id[33]);
+/* Create / disable the table's stream (UpdateTable, CreateTable,
+ * DeleteTable). *lsn = the last log record written. */
+int df_stream_enable(df_server *s, st_table *t, p_view view, char label[24], char **arn, uint64_t *lsn);
+int df_stream_disable(df_server *s, st_table *t, uint64_t *lsn);
+/* Handlers: DynamoDB Streams API. */
+void h_list_streams(df_req *r);
+void h_describe_stream(df_req *r);
+void h_get_shard_iterator(df_req *r);
+void h_get_records(df_req *r);
+void h_update_table(df_req *r);
+
+/* ---- sse.c: server-sent events (GET /v1/tables/<t>/stream) ------------- */
+
+int df_sse_init(df_server *s);
+/* commit.c: the durable LSN advanced; push new events to subscribers. */
+void df_sse_on_durable(df_server *s);
+/* streams.c: st was disabled or is about to be freed (its log dropped):
+ * subscribers get what remains, then a final event, and are closed;
+ * st->sse must be NULL when this returns if the stream is being freed. */
+void df_sse_stream_closed(df_server *s, df_stream *st, int freeing);
+/* main.c: the server stops: end every subscription now. */
+void df_sse_shutdown(df_server *s);
+void df_sse_close(df_server *s);
+
+/* ---- ttl.c: Time To Live ----------------------------------------------------- */
+
+int df_ttl_init(df_server *s);
+void df_ttl_close(df_server *s);
+/* 1 when reads must hide item of table t: cfg.ttl_hide_expired, TTL enabled
+ * on t, and the item's TTL attribute is a Number of epoch seconds <= now
+ * (and not more than 5 years in the past). */
+int df_ttl_expired(df_server *s, const st_table *t, const dv_value *item);
+/* The table's meta changed (UpdateTimeToLive, DeleteTable, CreateTable):
+ * refresh the sweeper's view of it. */
+void df_ttl_table_changed(df_server *s, st_table *t);
+/* t is about to be dropped: forget it (frees what ttl.c hangs on it). */
+void df_ttl_table_forget(df_server *s, st_table *t);
+void h_update_time_to_live(df_req *r);
+void h_describe_time_to_live(df_req *r);
 
 /* log.c */
 void df_log(df_server *s, df_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

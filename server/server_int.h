@@ -62,6 +62,23 @@ enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char 
 void df_http_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
 
+/* ---- rest.c: the /v1/ face ------------------------------------------------ */
+
+/* http.c hands every request whose path starts with "/v1/" here (after the
+ * body is read; url is the full path, query string excluded: arguments are
+ * read with MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, ..)).
+ * Returns the response to queue and its status, or NULL to drop the
+ * connection. JSON errors are {"error":{"code":..,"message":..}}. */
+struct MHD_Response *df_rest_handle(df_server *s, struct MHD_Connection *mc, const char *method,
+                                    const char *url, const char *body, size_t len, unsigned *status);
+/* A JSON error response {"error":{"code":code,"message":message}} (new;
+ * NULL if MHD has no memory). */
+struct MHD_Response *df_rest_error(const char *code, const char *message);
+/* sse.c: GET /v1/tables/<table>/stream -- the subscription response
+ * (status 200) or a JSON error with its status. */
+struct MHD_Response *df_sse_subscribe(df_server *s, struct MHD_Connection *mc, const char *table,
+                                      unsigned *status);
+
 /* ---- router.c ------------------------------------------------------------ */
 
 /* Operation flags: what an operation does, for logging and policy. */
