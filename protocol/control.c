@@ -139,12 +139,22 @@ static int body_check(const json_t *body, const p__shape *sh, p_error *err) {
   return p__shape_check(body, sh, err);
 }
 
-static long long long_value(const json_t *j) {
+long long p__long_value(const json_t *j) {
   if (json_is_integer(j)) return (long long)json_integer_value(j);
   double d = json_real_value(j);
   if (d >= 9.2e18) return INT64_MAX;
   if (d <= -9.2e18) return INT64_MIN;
   return (long long)d;
+}
+
+int p__throughput_bounds(const json_t *pt, p_error *err) {
+  long long r = p__long_value(p__member_get(pt, "ReadCapacityUnits"));
+  long long w = p__long_value(p__member_get(pt, "WriteCapacityUnits"));
+  if (r > MAX_CAPACITY)
+    return p_error_set(err, P_VALIDATION, "Given value %lld for ReadCapacityUnits is out of bounds", r);
+  if (w > MAX_CAPACITY)
+    return p_error_set(err, P_VALIDATION, "Given value %lld for WriteCapacityUnits is out of bounds", w);
+  return 0;
 }
 
 static bool str_is(const json_t *j, const char *s) {
@@ -261,12 +271,12 @@ void p__throughput_constraints(p__verrs *v, const json_t *pt, const char *path) 
     const json_t *x = p__member_get(pt, members[k]);
     if (!x)
       p__verr_null(v, p);
-    else if (long_value(x) < 1)
+    else if (p__long_value(x) < 1)
       p__verrs_add(
           v,
           "Value '%lld' at '%s' failed to satisfy constraint: Member must have value greater than or "
           "equal to 1",
-          long_value(x), p);
+          p__long_value(x), p);
   }
 }
 
@@ -409,14 +419,7 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
                        INVALID
                        "ReadCapacityUnits and WriteCapacityUnits must both be specified when "
                        "BillingMode is PROVISIONED");
-  if (pt) {
-    long long r = long_value(p__member_get(pt, "ReadCapacityUnits"));
-    long long w = long_value(p__member_get(pt, "WriteCapacityUnits"));
-    if (r > MAX_CAPACITY)
-      return p_error_set(err, P_VALIDATION, "Given value %lld for ReadCapacityUnits is out of bounds", r);
-    if (w > MAX_CAPACITY)
-      return p_error_set(err, P_VALIDATION, "Given value %lld for WriteCapacityUnits is out of bounds", w);
-  }
+  if (pt && p__throughput_bounds(pt, err)) return -1;
 
   const json_t *defs = p__member_get(body, "AttributeDefinitions");
   const json_t *ks = p__member_get(body, "KeySchema");
@@ -491,9 +494,9 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
   if (pt) {
     json_t *o = json_object();
     json_object_set_new(o, "ReadCapacityUnits",
-                        json_integer(long_value(p__member_get(pt, "ReadCapacityUnits"))));
+                        json_integer(p__long_value(p__member_get(pt, "ReadCapacityUnits"))));
     json_object_set_new(o, "WriteCapacityUnits",
-                        json_integer(long_value(p__member_get(pt, "WriteCapacityUnits"))));
+                        json_integer(p__long_value(p__member_get(pt, "WriteCapacityUnits"))));
     json_object_set_new(meta, "ProvisionedThroughput", o);
   }
   const json_t *dp = p__member_get(body, "DeletionProtectionEnabled");
@@ -569,7 +572,7 @@ int p_parse_list_tables(const json_t *body, dv_arena *a, p_list_tables *out, p_e
   const json_t *es = p__member_get(body, "ExclusiveStartTableName");
   if (es) p__table_name_constraints(&v, es, "exclusiveStartTableName");
   const json_t *lim = p__member_get(body, "Limit");
-  long long l = lim ? long_value(lim) : 100;
+  long long l = lim ? p__long_value(lim) : 100;
   if (lim && l < 1)
     p__verrs_add(
         &v,

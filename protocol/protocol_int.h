@@ -195,4 +195,10 @@ void p__stream_spec_constraints(p__verrs *v, const json_t *ss);
 /* {"StreamEnabled":true,"StreamViewType":view}, the meta form (new ref). */
 json_t *p__stream_spec_json(const char *view);
 
+/* A JSON number as a long long (reals truncated, clamped to int64). */
+long long p__long_value(const json_t *j);
+/* ProvisionedThroughput's units above DynamoDB's bound: "Given value N for
+ * ReadCapacityUnits is out of bounds" (Read first). 0 or -1 with err set. */
+int p__throughput_bounds(const json_t *pt, p_error *err);
+
 #endif /* DF_PROTOCOL_INT_H */

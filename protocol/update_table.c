@@ -37,7 +37,6 @@
 #include "protocol/protocol_int.h"
 
 #define INVALID "One or more parameter values were invalid: "
-#define MAX_CAPACITY 1000000000000LL /* RCU / WCU upper bound (operations.md 4.1) */
 #define CLASS(name) "class com.amazonaws.dynamodb.v20120810." name
 
 /* ---- shapes (botocore's UpdateTableInput, 2012-08-10) ------------------------- */
@@ -151,14 +150,6 @@ static int required_table_name(const json_t *body, p_error *err) {
   return 0;
 }
 
-static long long long_value(const json_t *j) {
-  if (!j) return 0;
-  if (json_is_integer(j)) return (long long)json_integer_value(j);
-  double d = json_real_value(j);
-  if (d >= 9.2e18) return INT64_MAX;
-  if (d <= -9.2e18) return INT64_MIN;
-  return (long long)d;
-}
 
 static bool str_is(const json_t *j, const char *s) {
   return json_is_string(j) && !strcmp(json_string_value(j), s);
@@ -196,11 +187,11 @@ static void list_min1(p__verrs *v, const json_t *list, const char *path) {
 }
 
 static void positive_long(p__verrs *v, const json_t *j, const char *path) {
-  if (j && long_value(j) < 1)
+  if (j && p__long_value(j) < 1)
     p__verrs_add(v,
                  "Value '%lld' at '%s' failed to satisfy constraint: Member must have value greater than or "
                  "equal to 1",
-                 long_value(j), path);
+                 p__long_value(j), path);
 }
 
 /* ---- view types ---------------------------------------------------------------- */
@@ -593,14 +584,7 @@ static int update_semantics(const json_t *body, p_update_table *out, p_error *er
         INVALID
         "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is "
         "PAY_PER_REQUEST");
-  if (pt) {
-    long long r = long_value(p__member_get(pt, "ReadCapacityUnits"));
-    long long w = long_value(p__member_get(pt, "WriteCapacityUnits"));
-    if (r > MAX_CAPACITY)
-      return p_error_set(err, P_VALIDATION, "Given value %lld for ReadCapacityUnits is out of bounds", r);
-    if (w > MAX_CAPACITY)
-      return p_error_set(err, P_VALIDATION, "Given value %lld for WriteCapacityUnits is out of bounds", w);
-  }
+  if (pt && p__throughput_bounds(pt, err)) return -1;
   if (mrc) return p__unsupported(err, "MultiRegionConsistency");
   if (wu) return p__unsupported(err, "GlobalTableWitnessUpdates");
   if (gtsrm) return p__unsupported(err, "GlobalTableSettingsReplicationMode");
@@ -670,10 +654,10 @@ int p_check_update_table(const json_t *meta, const p_update_table *req, json_t *
     return p_error_set(err, P_VALIDATION,
                        INVALID "ProvisionedThroughput must be specified when BillingMode is PROVISIONED");
   const json_t *cur_pt = p__member_get(meta, "ProvisionedThroughput");
-  long long cur_r = long_value(p__member_get(cur_pt, "ReadCapacityUnits"));
-  long long cur_w = long_value(p__member_get(cur_pt, "WriteCapacityUnits"));
-  long long new_r = pt ? long_value(p__member_get(pt, "ReadCapacityUnits")) : cur_r;
-  long long new_w = pt ? long_value(p__member_get(pt, "WriteCapacityUnits")) : cur_w;
+  long long cur_r = p__long_value(p__member_get(cur_pt, "ReadCapacityUnits"));
+  long long cur_w = p__long_value(p__member_get(cur_pt, "WriteCapacityUnits"));
+  long long new_r = pt ? p__long_value(p__member_get(pt, "ReadCapacityUnits")) : cur_r;
+  long long new_w = pt ? p__long_value(p__member_get(pt, "WriteCapacityUnits")) : cur_w;
   /* A provisioned table asked for its own throughput again (also by a bare
    * BillingMode PROVISIONED: operations.md 4.5 keeps that a VE). */
   if (!on_demand_now && (pt || str_is(bm, "PROVISIONED")) && new_r == cur_r && new_w == cur_w)

@@ -164,6 +164,28 @@ static uint64_t table_wait_lsn(const st_table *t) {
   return st_table_last_lsn(t);
 }
 
+int df_tables_each(df_server *s, const char *ns, int (*fn)(df_server *s, st_table *t, void *ctx), void *ctx) {
+  char after[2100] = "";
+  for (;;) {
+    st_table *ts[64];
+    int more = 0;
+    size_t n = st_table_list(s->db, ns, after[0] ? after : NULL, ts, 64, &more);
+    if (n > 0) snprintf(after, sizeof after, "%s", st_table_info(ts[n - 1])->name); /* before fn may change them */
+    for (size_t i = 0; i < n; i++) {
+      int rc = fn(s, ts[i], ctx);
+      if (rc != 0) return rc;
+    }
+    if (n == 0 || !more) return 0;
+  }
+}
+
+void df_reply_table_not_found(df_req *r, const char *name) {
+  p_error e;
+  p_error_init(&e);
+  p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
+  df_reply_error(r, &e, read_wait_lsn(r->srv));
+}
+
 st_table *df_item_table_find(df_server *s, const char *name) {
   st_table *t = st_table_find(s->db, k_ns, name);
   return t && !df_table_is_creating(s, t) ? t : NULL;
@@ -284,8 +306,7 @@ void h_describe_table(df_req *r) {
   } else {
     df_ghost *g = ghost_find(s, name);
     if (!g) {
-      p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
-      df_reply_error(r, &e, read_wait_lsn(s));
+      df_reply_table_not_found(r, name);
       return;
     }
     desc = json_incref(g->desc);
@@ -354,8 +375,7 @@ void h_delete_table(df_req *r) {
       df_reply_json(r, out, read_wait_lsn(s));
       return;
     }
-    p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
-    df_reply_error(r, &e, read_wait_lsn(s));
+    df_reply_table_not_found(r, name);
     return;
   }
   /* A page in progress holds an iterator on t: drop the table after it. */

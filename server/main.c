@@ -82,6 +82,8 @@ static void usage(FILE *f) {
           "  --sse-heartbeat-ms N   SSE heartbeat comment period (default 15000)\n"
           "  --sse-backlog N        events queued for a slow SSE subscriber before it is\n"
           "                         cut off (default 4096)\n"
+          "  --rest-token TOKEN     require 'Authorization: Bearer TOKEN' on /v1/ (default:\n"
+          "                         none; the daemon binds to loopback) [DYNAFILE_REST_TOKEN]\n"
           "  --version              print the version and exit\n"
           "  -h, --help             print this help and exit\n"
           "\n"
@@ -112,6 +114,7 @@ enum {
   OPT_NOFSYNC,
   OPT_VERSION,
   OPT_TTL_HIDE,
+  OPT_REST_TOKEN,
   OPT_INT /* first of the integer flags of int_flags[] */
 };
 
@@ -163,6 +166,7 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
       {"version", no_argument, NULL, OPT_VERSION},
       {"help", no_argument, NULL, 'h'},
       {"ttl-hide-expired", required_argument, NULL, OPT_TTL_HIDE},
+      {"rest-token", required_argument, NULL, OPT_REST_TOKEN},
   };
   size_t nopts = 0;
   while (opts[nopts].name != NULL) nopts++;
@@ -208,6 +212,7 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
     }
     cfg->ttl_hide_expired = b;
   }
+  if ((env = getenv("DYNAFILE_REST_TOKEN")) != NULL && *env) cfg->rest_token = env;
   for (size_t i = 0; i < N_INT_FLAGS; i++) {
     if (int_flags[i].env == NULL || (env = getenv(int_flags[i].env)) == NULL || !*env) continue;
     if (parse_int(int_flags[i].env, env, int_flags[i].lo, int_flags[i].hi, &x) != 0) return -1;
@@ -254,6 +259,9 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
       case OPT_VERSION:
         printf("dynafiled %s\n", DF_VERSION);
         return 1;
+      case OPT_REST_TOKEN:
+        cfg->rest_token = *optarg ? optarg : NULL;
+        break;
       case OPT_TTL_HIDE: {
         int b = parse_bool(optarg);
         if (b < 0) {

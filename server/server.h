@@ -40,6 +40,7 @@ typedef struct df_config {
   int iterator_ttl_s;        /* shard iterator lifetime (default 900) */
   int sse_heartbeat_ms;      /* SSE comment heartbeat (default 15000) */
   size_t sse_backlog;        /* SSE events queued per subscriber before it is cut off (default 4096) */
+  const char *rest_token;    /* --rest-token: /v1/ requires "Authorization: Bearer <it>" (NULL = open) */
 } df_config;
 
 typedef struct df_server df_server;
@@ -161,6 +162,11 @@ int df_table_set_meta(df_server *s, st_table *t, const json_t *meta, uint64_t *l
 json_t *df_describe_table(df_server *s, const st_table *t, const char *status);
 /* 1 while a sliced page is in progress on t (writes to t must wait). */
 int df_table_busy(df_server *s, const st_table *t);
+/* Call fn for every table of namespace ns in name order, until it returns
+ * non-zero (returned). fn may change the tables' meta, not drop them. */
+int df_tables_each(df_server *s, const char *ns, int (*fn)(df_server *s, st_table *t, void *ctx), void *ctx);
+/* ResourceNotFoundException "Requested resource not found: Table: <name> not found". */
+void df_reply_table_not_found(df_req *r, const char *name);
 /* A storage failure: logged, answered 500 InternalServerError (SDKs retry). */
 void df_reply_storage_error(df_req *r, int rc, const char *what);
 

@@ -348,25 +348,35 @@ static void on_retention(uv_timer_t *tm) {
   }
 }
 
+static int load_stream(df_server *s, st_table *log, void *ctx) {
+  (void)ctx;
+  df_stream *st = stream_from_log(s, log);
+  if (st == NULL)
+    df_log(s, DF_LOG_ERROR, "stream log %s has unreadable meta; ignored", st_table_info(log)->name);
+  else
+    stream_insert(s->streams, st);
+  return 0;
+}
+
+static int repair_table(df_server *s, st_table *t, void *ctx) {
+  (void)ctx;
+  if (st_table_events(t) != NULL) return 0;
+  json_t *m = df_table_meta(t);
+  int rc = ST_OK;
+  if (m != NULL && json_object_get(m, "StreamSpecification") != NULL) {
+    uint64_t lsn;
+    df_log(s, DF_LOG_WARN, "table %s named a stream that was never made; stream disabled", st_table_info(t)->name);
+    json_object_del(m, "StreamSpecification");
+    rc = df_table_set_meta(s, t, m, &lsn);
+  }
+  json_decref(m);
+  return rc != ST_OK ? -1 : 0;
+}
+
 int df_streams_init(df_server *s) {
   df_streams *ss = df_xcalloc(1, sizeof *ss);
   s->streams = ss;
-  char after[2100] = "";
-  for (;;) {
-    st_table *logs[64];
-    int more = 0;
-    size_t n = st_table_list(s->db, STREAMS_NS, after[0] ? after : NULL, logs, 64, &more);
-    for (size_t i = 0; i < n; i++) {
-      df_stream *st = stream_from_log(s, logs[i]);
-      if (st == NULL) {
-        df_log(s, DF_LOG_ERROR, "stream log %s has unreadable meta; ignored", st_table_info(logs[i])->name);
-        continue;
-      }
-      stream_insert(ss, st);
-    }
-    if (n == 0 || !more) break;
-    snprintf(after, sizeof after, "%s", st_table_info(logs[n - 1])->name);
-  }
+  if (df_tables_each(s, STREAMS_NS, load_stream, NULL) != 0) return -1;
   /* Re-attach enabled streams to their tables; close those a crash left
    * half made (module comment). */
   for (df_stream *st = ss->head; st != NULL; st = st->next) {
@@ -385,29 +395,7 @@ int df_streams_init(df_server *s) {
     if (stream_close(s, st, &lsn) != ST_OK) return -1;
   }
   /* Tables whose meta names an enabled stream that does not exist lose it. */
-  char tafter[2100] = "";
-  for (;;) {
-    st_table *ts[64];
-    int more = 0;
-    size_t n = st_table_list(s->db, df_default_ns, tafter[0] ? tafter : NULL, ts, 64, &more);
-    for (size_t i = 0; i < n; i++) {
-      if (st_table_events(ts[i]) != NULL) continue;
-      json_t *m = df_table_meta(ts[i]);
-      if (m != NULL && json_object_get(m, "StreamSpecification") != NULL) {
-        uint64_t lsn;
-        df_log(s, DF_LOG_WARN, "table %s named a stream that was never made; stream disabled",
-               st_table_info(ts[i])->name);
-        json_object_del(m, "StreamSpecification");
-        if (df_table_set_meta(s, ts[i], m, &lsn) != ST_OK) {
-          json_decref(m);
-          return -1;
-        }
-      }
-      json_decref(m);
-    }
-    if (n == 0 || !more) break;
-    snprintf(tafter, sizeof tafter, "%s", st_table_info(ts[n - 1])->name);
-  }
+  if (df_tables_each(s, df_default_ns, repair_table, NULL) != 0) return -1;
   uv_timer_init(s->loop, &ss->timer);
   ss->timer.data = s;
   ss->timer_up = 1;
@@ -454,6 +442,18 @@ static void stream_not_found(df_req *r, const char *arn) {
   p_error_init(&e);
   p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Stream: %s not found", arn);
   df_reply_error(r, &e, 0);
+}
+
+/* The stream of a shard; NULL when either is unknown (answered). */
+static df_stream *shard_stream(df_req *r, const char *arn, const char *shard_id) {
+  df_stream *st = df_stream_by_arn(r->srv, arn);
+  if (st == NULL)
+    stream_not_found(r, arn);
+  else if (strcmp(shard_id, st->shard_id) != 0)
+    reply_e(r, P_RESOURCE_NOT_FOUND, "Requested resource not found: Shard does not exist");
+  else
+    return st;
+  return NULL;
 }
 
 static json_t *key_schema_json(const p_key_schema *k) {
@@ -567,15 +567,8 @@ void h_get_shard_iterator(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  df_stream *st = df_stream_by_arn(s, q.arn);
-  if (st == NULL) {
-    stream_not_found(r, q.arn);
-    return;
-  }
-  if (strcmp(q.shard_id, st->shard_id) != 0) {
-    reply_e(r, P_RESOURCE_NOT_FOUND, "Requested resource not found: Shard does not exist");
-    return;
-  }
+  df_stream *st = shard_stream(r, q.arn, q.shard_id);
+  if (st == NULL) return;
   uint64_t end = st->enabled ? UINT64_MAX : st->end_seq;
   uint64_t pos = 0;
   switch (q.type) {
@@ -627,15 +620,8 @@ void h_get_records(df_req *r) {
     reply_e(r, P_EXPIRED_ITERATOR, "The provided iterator exceeds the maximum age allowed.");
     return;
   }
-  df_stream *st = df_stream_by_arn(s, it.arn);
-  if (st == NULL) {
-    stream_not_found(r, it.arn);
-    return;
-  }
-  if (strcmp(it.shard_id, st->shard_id) != 0) {
-    reply_e(r, P_RESOURCE_NOT_FOUND, "Requested resource not found: Shard does not exist");
-    return;
-  }
+  df_stream *st = shard_stream(r, it.arn, it.shard_id);
+  if (st == NULL) return;
   if (it.position < st_events_trimmed(st->log)) {
     reply_e(r, P_TRIMMED_DATA_ACCESS, "The data you are trying to access has been trimmed");
     return;
@@ -698,8 +684,7 @@ void h_update_table(df_req *r) {
   st_table *t = st_table_find(s->db, df_default_ns, q.table_name);
   if (t == NULL) {
     json_decref(q.changes);
-    p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", q.table_name);
-    df_reply_error(r, &e, st_last_lsn(s->db));
+    df_reply_table_not_found(r, q.table_name);
     return;
   }
   if (df_table_is_creating(s, t)) {

@@ -116,22 +116,27 @@ int df_ttl_expired(df_server *s, const st_table *t, const dv_value *item) {
 
 /* ---- the sweeper ------------------------------------------------------------------- */
 
+/* df_tables_each: the first table with TTL enabled after ctx's name. */
+typedef struct next_ctx {
+  const char *after; /* name to pass (NULL = none) */
+  st_table *found;   /* the table found */
+} next_ctx;
+
+static int find_ttl_table(df_server *s, st_table *t, void *ctx) {
+  (void)s;
+  next_ctx *nc = ctx;
+  const ttl_info *ti = info_of(t);
+  if (ti == NULL || ti->attr == NULL || (nc->after != NULL && strcmp(st_table_info(t)->name, nc->after) <= 0))
+    return 0;
+  nc->found = t;
+  return 1;
+}
+
 /* The next table with TTL enabled after name (NULL = from the first). */
 static st_table *next_ttl_table(df_server *s, const char *after) {
-  char last[2100];
-  const char *from = after;
-  for (;;) {
-    st_table *ts[32];
-    int more = 0;
-    size_t n = st_table_list(s->db, df_default_ns, from, ts, 32, &more);
-    for (size_t i = 0; i < n; i++) {
-      const ttl_info *ti = info_of(ts[i]);
-      if (ti != NULL && ti->attr != NULL) return ts[i];
-    }
-    if (n == 0 || !more) return NULL;
-    snprintf(last, sizeof last, "%s", st_table_info(ts[n - 1])->name);
-    from = last;
-  }
+  next_ctx nc = {after, NULL};
+  df_tables_each(s, df_default_ns, find_ttl_table, &nc);
+  return nc.found;
 }
 
 /* Delete items[0..n) of t (found expired in this same loop step). */
@@ -215,21 +220,24 @@ static void on_timer(uv_timer_t *tm) {
   uv_timer_start(&s->ttl->timer, on_timer, over ? (uint64_t)s->cfg.ttl_sweep_ms : 1, 0);
 }
 
+static int table_changed(df_server *s, st_table *t, void *ctx) {
+  (void)ctx;
+  df_ttl_table_changed(s, t);
+  return 0;
+}
+
+static int table_release(df_server *s, st_table *t, void *ctx) {
+  (void)s;
+  (void)ctx;
+  info_free(info_of(t));
+  st_table_set_user(t, NULL);
+  return 0;
+}
+
 int df_ttl_init(df_server *s) {
   df_ttl *tt = df_xcalloc(1, sizeof *tt);
   s->ttl = tt;
-  /* Parse the TTL member of every table's meta once. */
-  char last[2100];
-  const char *from = NULL;
-  for (;;) {
-    st_table *ts[64];
-    int more = 0;
-    size_t n = st_table_list(s->db, df_default_ns, from, ts, 64, &more);
-    for (size_t i = 0; i < n; i++) df_ttl_table_changed(s, ts[i]);
-    if (n == 0 || !more) break;
-    snprintf(last, sizeof last, "%s", st_table_info(ts[n - 1])->name);
-    from = last;
-  }
+  df_tables_each(s, df_default_ns, table_changed, NULL); /* parse every table's TTL member once */
   uv_timer_init(s->loop, &tt->timer);
   tt->timer.data = s;
   tt->up = 1;
@@ -246,21 +254,7 @@ void df_ttl_close(df_server *s) {
   if (tt == NULL) return;
   sweep_stop_table(tt);
   free(tt->table);
-  /* Free what hangs on the tables (they stay open until st_close). */
-  char last[2100];
-  const char *from = NULL;
-  for (;;) {
-    st_table *ts[64];
-    int more = 0;
-    size_t n = st_table_list(s->db, df_default_ns, from, ts, 64, &more);
-    for (size_t i = 0; i < n; i++) {
-      info_free(info_of(ts[i]));
-      st_table_set_user(ts[i], NULL);
-    }
-    if (n == 0 || !more) break;
-    snprintf(last, sizeof last, "%s", st_table_info(ts[n - 1])->name);
-    from = last;
-  }
+  df_tables_each(s, df_default_ns, table_release, NULL); /* they stay open until st_close */
   s->ttl = NULL;
   if (tt->up) {
     tt->timer.data = tt;
@@ -274,12 +268,7 @@ void df_ttl_close(df_server *s) {
 
 static st_table *find_table(df_req *r, const char *name) {
   st_table *t = st_table_find(r->srv->db, df_default_ns, name);
-  if (t == NULL) {
-    p_error e;
-    p_error_init(&e);
-    p_error_set(&e, P_RESOURCE_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
-    df_reply_error(r, &e, st_last_lsn(r->srv->db));
-  }
+  if (t == NULL) df_reply_table_not_found(r, name);
   return t;
 }
 
