@@ -92,7 +92,7 @@ format:
 BENCH_PKGS = wrk nginx
 DYNALITE_CLI = bench/.dynalite/node_modules/dynalite/cli.js
 
-.PHONY: bench bench-quick bench-deps
+.PHONY: bench bench-quick bench-deps bench-streams
 
 bench-deps:
 	@missing=""; for p in $(BENCH_PKGS); do \
@@ -112,3 +112,8 @@ bench: build bench-deps
 
 bench-quick: build bench-deps
 	/usr/bin/python3 bench/bench.py --quick --build $(BUILD)
+
+# Change streams: SSE delivery latency with 1 and 100 subscribers, PutItem
+# with 100 subscribers against none (bench/stream_bench.py).
+bench-streams: build bench-deps
+	/usr/bin/python3 bench/stream_bench.py --build $(BUILD)
