@@ -14,6 +14,8 @@
  * value checks of operations.md 1.2 in the wording of the given layer:
  * exactly one type key, numbers parsed and normalised, sets non-empty,
  * sorted and free of duplicates, NULL true, nesting at most 32 levels.
+ * The pieces of those checks are shared with plain.c (the /v1/ face's plain
+ * JSON) through protocol_int.h, so both faces answer with the same words.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,7 +203,6 @@ const char *p__member_str(const json_t *obj, const char *name, dv_arena *a, size
 
 /* ---- values: JSON -> dv_value -------------------------------------------------- */
 
-#define P_MAX_DEPTH 32
 #define INVALID "One or more parameter values were invalid: "
 
 static int verr(p_error *err, const char *msg) {
@@ -238,8 +239,7 @@ static int old_layer_wraps(const char *s, size_t len) {
   return precision - (long long)nfrac + e > 2147483647LL;
 }
 
-/* Number text -> canonical dv_value. */
-static int number_from(const char *s, size_t len, p_layer layer, dv_arena *a, dv_value *out, p_error *err) {
+int p__number_from(const char *s, size_t len, p_layer layer, dv_arena *a, dv_value *out, p_error *err) {
   dv_num num;
   int rc = dv_num_parse(s, len, &num);
   if (rc == DV_NUM_EOVERFLOW && layer == P_LAYER_OLDER && old_layer_wraps(s, len)) rc = DV_NUM_EUNDERFLOW;
@@ -266,9 +266,7 @@ static int number_from(const char *s, size_t len, p_layer layer, dv_arena *a, dv
   return 0;
 }
 
-static dv_value blob_from(const json_t *j, dv_arena *a) {
-  const char *s = json_string_value(j);
-  size_t len = json_string_length(j);
+dv_value p__blob_from(const char *s, size_t len, dv_arena *a) {
   size_t n = p__b64_decoded_len(s, len);
   uint8_t *tmp = p__xmalloc(n);
   p__b64_decode(s, len, tmp);
@@ -339,27 +337,14 @@ static int set_dup_error(dv_type t, const dv_value *sent, const json_t *texts, u
   return -1;
 }
 
-static int set_from(const json_t *arr, dv_type t, p_layer layer, dv_arena *a, dv_value *out, p_error *err) {
-  uint32_t n = (uint32_t)json_array_size(arr);
-  if (n == 0) {
-    if (t == DV_SS) return verr(err, INVALID "An string set  may not be empty");
-    if (t == DV_NS) return verr(err, INVALID "An number set  may not be empty");
-    return verr(err, INVALID "Binary sets should not be empty");
-  }
-  dv_value *el = dv_arena_alloc(a, sizeof(dv_value) * n);
-  for (uint32_t i = 0; i < n; i++) {
-    const json_t *e = json_array_get(arr, i);
-    if (!json_is_string(e)) /* JSON null member: nothing to hold */
-      return verr(err,
-                  "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
-    if (t == DV_SS) {
-      el[i] = dv_make_s(a, json_string_value(e), json_string_length(e));
-    } else if (t == DV_NS) {
-      if (number_from(json_string_value(e), json_string_length(e), layer, a, &el[i], err)) return -1;
-    } else {
-      el[i] = blob_from(e, a);
-    }
-  }
+int p__set_empty_error(dv_type t, p_error *err) {
+  if (t == DV_SS) return verr(err, INVALID "An string set  may not be empty");
+  if (t == DV_NS) return verr(err, INVALID "An number set  may not be empty");
+  return verr(err, INVALID "Binary sets should not be empty");
+}
+
+int p__set_finish(dv_value *el, uint32_t n, dv_type t, const json_t *texts, p_layer layer, dv_arena *a,
+                  dv_value *out, p_error *err) {
   out->type = t;
   out->n = n;
   out->u.elems = el;
@@ -375,12 +360,45 @@ static int set_from(const json_t *arr, dv_type t, p_layer layer, dv_arena *a, dv
   memcpy(sorted, el, sizeof(dv_value) * n);
   qsort(sorted, n, sizeof(dv_value), bytes_cmp_q);
   for (uint32_t i = 1; i < n; i++)
-    if (bytes_cmp(&sorted[i - 1], &sorted[i]) == 0) return set_dup_error(t, el, arr, n, layer, err);
+    if (bytes_cmp(&sorted[i - 1], &sorted[i]) == 0) return set_dup_error(t, el, texts, n, layer, err);
   out->u.elems = sorted;
   return 0;
 }
 
+static int set_from(const json_t *arr, dv_type t, p_layer layer, dv_arena *a, dv_value *out, p_error *err) {
+  uint32_t n = (uint32_t)json_array_size(arr);
+  if (n == 0) return p__set_empty_error(t, err);
+  dv_value *el = dv_arena_alloc(a, sizeof(dv_value) * n);
+  for (uint32_t i = 0; i < n; i++) {
+    const json_t *e = json_array_get(arr, i);
+    if (!json_is_string(e)) /* JSON null member: nothing to hold */
+      return verr(err,
+                  "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+    if (t == DV_SS) {
+      el[i] = dv_make_s(a, json_string_value(e), json_string_length(e));
+    } else if (t == DV_NS) {
+      if (p__number_from(json_string_value(e), json_string_length(e), layer, a, &el[i], err)) return -1;
+    } else {
+      el[i] = p__blob_from(json_string_value(e), json_string_length(e), a);
+    }
+  }
+  return p__set_finish(el, n, t, arr, layer, a, out, err);
+}
+
 static int av_convert(const json_t *j, int depth, p_layer layer, dv_arena *a, dv_value *out, p_error *err);
+
+int p__attr_name_check(size_t len, bool top, p_error *err) {
+  if (top && len == 0) return verr(err, "Empty attribute name");
+  if (len > 65535) return verr(err, INVALID "Attribute name exceeds the maximum length of 65535 bytes");
+  return 0;
+}
+
+int p__depth_check(int depth, p_error *err) {
+  if (depth <= P__MAX_DEPTH) return 0;
+  return verr(err,
+              "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
+              "beyond supported limit");
+}
 
 static int map_convert(const json_t *obj, int depth, p_layer layer, dv_arena *a, dv_value *out, p_error *err,
                        bool top) {
@@ -391,8 +409,7 @@ static int map_convert(const json_t *obj, int depth, p_layer layer, dv_arena *a,
   const json_t *v;
   json_object_foreach((json_t *)obj, name, v) {
     size_t nlen = strlen(name);
-    if (top && nlen == 0) return verr(err, "Empty attribute name");
-    if (nlen > 65535) return verr(err, INVALID "Attribute name exceeds the maximum length of 65535 bytes");
+    if (p__attr_name_check(nlen, top, err)) return -1;
     attrs[k].name = dv_arena_strndup(a, name, nlen);
     attrs[k].name_len = (uint32_t)nlen;
     if (av_convert(v, depth, layer, a, &attrs[k].value, err)) return -1;
@@ -409,10 +426,7 @@ static const char *const k_type_keys[] = {"S", "N", "B", "SS", "NS", "BS", "M", 
 static const dv_type k_type_vals[] = {DV_S, DV_N, DV_B, DV_SS, DV_NS, DV_BS, DV_M, DV_L, DV_NULL, DV_BOOL};
 
 static int av_convert(const json_t *j, int depth, p_layer layer, dv_arena *a, dv_value *out, p_error *err) {
-  if (depth > P_MAX_DEPTH)
-    return verr(err,
-                "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
-                "beyond supported limit");
+  if (p__depth_check(depth, err)) return -1;
   memset(out, 0, sizeof *out);
   int found = 0;
   dv_type t = DV_NONE;
@@ -438,9 +452,9 @@ static int av_convert(const json_t *j, int depth, p_layer layer, dv_arena *a, dv
       *out = dv_make_s(a, json_string_value(v), json_string_length(v));
       return 0;
     case DV_N:
-      return number_from(json_string_value(v), json_string_length(v), layer, a, out, err);
+      return p__number_from(json_string_value(v), json_string_length(v), layer, a, out, err);
     case DV_B:
-      *out = blob_from(v, a);
+      *out = p__blob_from(json_string_value(v), json_string_length(v), a);
       return 0;
     case DV_BOOL:
       *out = dv_make_bool(p__bool_value(v));

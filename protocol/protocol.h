@@ -604,4 +604,48 @@ typedef struct p_stream_record {
  * streams-ttl.md 4's example) to b. */
 void p_write_stream_record(p_buf *b, const p_stream_record *r);
 
+/* ---- plain JSON, the /v1/ face (protocol/plain.c) ------------------------ */
+
+/* Items as plain JSON objects (docs/REST.md): string -> S, number -> N,
+ * true/false -> BOOL, null -> NULL, object -> M, array -> L, and one-member
+ * objects for the rest:
+ *   {"$b": "<base64>"}            B
+ *   {"$ss": ["a", ...]}           SS
+ *   {"$ns": [1, "2.5", ...]}      NS (members as numbers or as decimal strings)
+ *   {"$bs": ["<base64>", ...]}    BS
+ *   {"$n": "<decimal text>"}      N given exactly (any of DynamoDB's 38 digits:
+ *                                 a JSON number is read through a double, so
+ *                                 only its first 15 significant digits are
+ *                                 exact; see docs/REST.md)
+ *   {"$m": {...}}                 M whose own single key starts with "$"
+ * Output is the same notation; an N is written as a JSON number literal with
+ * its exact canonical digits (a client that parses numbers as decimals gets
+ * them exactly), NS members likewise.
+ * Input runs the same checks as the DynamoDB face (numbers: range and
+ * precision; sets: non-empty, unique; nesting depth 32; empty keys), with
+ * the DynamoDB face's messages; the caller maps a p_error to a REST error. */
+
+/* Plain JSON value -> dv_value (depth as p_value_from_json). */
+int p_plain_value(const json_t *j, int depth, dv_arena *a, dv_value *out, p_error *err);
+/* Plain JSON object -> DV_M item. */
+int p_plain_item(const json_t *j, dv_arena *a, dv_value *out, p_error *err);
+/* Append the plain JSON of a value / an item (DV_M) to b. */
+void p_write_plain_value(p_buf *b, const dv_value *v);
+void p_write_plain_item(p_buf *b, const dv_value *item);
+/* A key attribute from a URL path segment (already percent-decoded): S as
+ * is, N parsed (canonical), B from base64url or base64. -1 with a
+ * ValidationException message if it does not fit the type. */
+int p_plain_key_segment(const char *seg, size_t len, dv_type type, dv_arena *a, dv_value *out, p_error *err);
+/* RFC 7396 JSON merge patch of an item: old (DV_M, or NULL for none) with
+ * patch (a JSON object in plain notation: a member set to null removes the
+ * attribute, an object member merges into a map attribute recursively, any
+ * other value replaces) -> *out (a new DV_M in a). The key attributes of ks
+ * may not be changed by the patch (-1 with "Cannot update attribute <k>.
+ * This attribute is part of the key"). */
+int p_plain_merge_patch(const dv_value *old, const json_t *patch, const p_key_schema *ks, dv_arena *a,
+                        dv_value *out, p_error *err);
+/* The same record as p_write_stream_record with images in plain notation
+ * (SSE format=plain). */
+void p_write_stream_record_plain(p_buf *b, const p_stream_record *r);
+
 #endif /* DF_PROTOCOL_H */

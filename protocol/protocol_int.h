@@ -201,4 +201,35 @@ long long p__long_value(const json_t *j);
  * ReadCapacityUnits is out of bounds" (Read first). 0 or -1 with err set. */
 int p__throughput_bounds(const json_t *pt, p_error *err);
 
+/* ---- value checks shared by the wire and the plain notation (json_value.c) -- */
+
+/* Nesting levels allowed in a value (depth as p_value_from_json's). */
+#define P__MAX_DEPTH 32
+/* "Nesting Levels have exceeded supported limits..." when depth > 32:
+ * -1 with err set, else 0. */
+int p__depth_check(int depth, p_error *err);
+/* Attribute name of len bytes: non-empty at the top level of an item ("Empty
+ * attribute name"), at most 65535 bytes. 0 or -1 with err set. */
+int p__attr_name_check(size_t len, bool top, p_error *err);
+/* Number text -> canonical DV_N (dv_num_parse), with the layer's messages
+ * for text that is not a number, too many digits, overflow, underflow. */
+int p__number_from(const char *s, size_t len, p_layer layer, dv_arena *a, dv_value *out, p_error *err);
+/* DV_B of base64 text that passed p__b64_check. */
+dv_value p__blob_from(const char *s, size_t len, dv_arena *a);
+/* The "may not be empty" message of an empty SS / NS / BS. Returns -1. */
+int p__set_empty_error(dv_type t, p_error *err);
+/* A set of n converted elements el (request order) -> *out: sorted, and
+ * the duplicate messages of the layer if two are equal. texts is the JSON
+ * array of the members as sent: strings for SS and BS, echoed by the
+ * duplicate message (not read for NS). el is kept or copied into a. */
+int p__set_finish(dv_value *el, uint32_t n, dv_type t, const json_t *texts, p_layer layer, dv_arena *a,
+                  dv_value *out, p_error *err);
+
+/* ---- stream records (streams.c) ------------------------------------------- */
+
+/* p_write_stream_record with the item writer for Keys, NewImage and
+ * OldImage given: p_write_item_json (wire) or p_write_plain_item (plain). */
+void p__write_stream_record(p_buf *b, const p_stream_record *r,
+                            void (*write_item)(p_buf *b, const dv_value *item));
+
 #endif /* DF_PROTOCOL_INT_H */

@@ -447,7 +447,8 @@ static int image_present(const dv_value *v) {
   return v && v->type == DV_M;
 }
 
-void p_write_stream_record(p_buf *b, const p_stream_record *r) {
+void p__write_stream_record(p_buf *b, const p_stream_record *r,
+                            void (*write_item)(p_buf *b, const dv_value *item)) {
   static const char *const names[4] = {"MODIFY", "INSERT", "MODIFY", "REMOVE"};
   const char *event = names[r->kind >= 1 && r->kind <= 3 ? r->kind : 0];
   char num[32];
@@ -465,7 +466,7 @@ void p_write_stream_record(p_buf *b, const p_stream_record *r) {
   p_buf_puts(b, ",\"dynamodb\":{\"ApproximateCreationDateTime\":");
   p_buf_puts(b, num);
   p_buf_puts(b, ",\"Keys\":");
-  p_write_item_json(b, r->keys);
+  write_item(b, r->keys);
   /* Images the view carries (a view of P_VIEW_NONE filters nothing). */
   int want_new =
       r->view == P_VIEW_NONE || r->view == P_VIEW_NEW_IMAGE || r->view == P_VIEW_NEW_AND_OLD_IMAGES;
@@ -473,11 +474,11 @@ void p_write_stream_record(p_buf *b, const p_stream_record *r) {
       r->view == P_VIEW_NONE || r->view == P_VIEW_OLD_IMAGE || r->view == P_VIEW_NEW_AND_OLD_IMAGES;
   if (want_new && image_present(r->new_image)) {
     p_buf_puts(b, ",\"NewImage\":");
-    p_write_item_json(b, r->new_image);
+    write_item(b, r->new_image);
   }
   if (want_old && image_present(r->old_image)) {
     p_buf_puts(b, ",\"OldImage\":");
-    p_write_item_json(b, r->old_image);
+    write_item(b, r->old_image);
   }
   char seq[24];
   p_seq_format(r->seq, seq);
@@ -493,4 +494,8 @@ void p_write_stream_record(p_buf *b, const p_stream_record *r) {
     p_buf_puts(b, "\"");
   }
   p_buf_puts(b, "}}");
+}
+
+void p_write_stream_record(p_buf *b, const p_stream_record *r) {
+  p__write_stream_record(b, r, p_write_item_json);
 }

@@ -199,6 +199,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "storage/btree.h"
 #include "storage/catalog.h"
 #include "storage/codec.h"
@@ -1243,6 +1245,15 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
       if (w[i].table->events) w[i].table->events->last_lsn = *lsn;
     }
   return rc;
+}
+
+uint64_t st_item_hash(const dv_value *item) {
+  st_buf b;
+  st_buf_init(&b);
+  codec_item_encode(item, &b);
+  uint64_t h = XXH64(b.p, b.len, 0);
+  st_buf_free(&b);
+  return h;
 }
 
 uint64_t st_table_last_lsn(const st_table *t) {

@@ -251,6 +251,10 @@ uint64_t st_events_count(const st_table *log);
  * becomes before (it never goes back: a smaller before is a no-op). */
 int st_events_trim(st_db *db, st_table *log, uint64_t before, uint64_t *lsn);
 
+/* xxh64 of the item's canonical encoding (equal items by DynamoDB's rules
+ * hash alike): the REST face's ETag. item must be a DV_M. */
+uint64_t st_item_hash(const dv_value *item);
+
 /* ---- iterators ----------------------------------------------------------- */
 
 /* Items of one table in key order, for Scan and Query. The order is that of

@@ -17,10 +17,15 @@
  *              0 UpdateTable       3 DescribeStream     6 shard iterator text
  *              1 UpdateTimeToLive  4 GetShardIterator   7 stream ARN text
  *              2 ListStreams       5 GetRecords         8 stream record of an item
+ *            bit 2 the plain JSON table of the /v1/ face (protocol/plain.c),
+ *            before the other bits (operation % 4; bytes 60..63 select it):
+ *              0 plain value   1 plain item   2 merge patch   3 key segment
  *   rest     the request body, loaded as server/http.c does (json_loadb with
  *            JSON_ALLOW_NUL; operations need a JSON object, Value / Item
  *            take any JSON value); the iterator and ARN texts are the raw
- *            bytes (cut at a NUL), the stream record's item is JSON
+ *            bytes (cut at a NUL), the stream record's item is JSON; plain:
+ *            a JSON value / item, a merge patch as the array [old item,
+ *            patch], a key segment as the raw bytes (tried as S, N and B)
  *
  * After a successful parse the target runs the post-lookup checks against
  * a (pk S, sk N) schema and a hash-only one, renders every item or key back
@@ -36,8 +41,17 @@
  * becomes an iterator that must parse back to the same fields; GetRecords'
  * iterator and raw texts go through p_iterator_parse / p_stream_arn_parse
  * (refused with "Invalid ShardIterator", never a crash); an item becomes
- * the keys and images of a stream record whose text must be JSON. Errors
- * are rendered with p_error_body. Invariants broken abort (fuzz.h).
+ * the keys and images of a stream record whose text must be JSON. The
+ * plain table: whatever p_plain_value / p_plain_item accepts is written
+ * with p_write_plain_* and read again: every number literal holds its exact
+ * digits, values whose numbers have at most 15 significant digits come back
+ * equal, and a second round trip is a fixed point (same value, same text);
+ * the item also goes through the schema checks and a plain stream record.
+ * A merge patch result is a sorted map that writes and reads back, keeps
+ * the key attributes, and applying the same patch again changes nothing
+ * (RFC 7396 patches are idempotent). Accepted key segments give back what
+ * they hold when fed their own canonical text. Errors are rendered with
+ * p_error_body. Invariants broken abort (fuzz.h).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -469,6 +483,228 @@ static void second_table(unsigned op, const char *body, size_t blen, dv_arena *a
   json_decref(j);
 }
 
+/* ---- the plain JSON table (protocol/plain.c) ------------------------------------------------- */
+
+/* Most significant digits of any number in v (N and NS, at any depth). */
+static int max_digits(const dv_value *v) {
+  int m = 0;
+  switch (v->type) {
+    case DV_N: {
+      dv_num num;
+      dv_num_from_value(v, &num);
+      return num.ndig;
+    }
+    case DV_M:
+      for (uint32_t i = 0; i < v->n; i++) {
+        int d = max_digits(&v->u.attrs[i].value);
+        if (d > m) m = d;
+      }
+      return m;
+    case DV_L:
+    case DV_NS:
+      for (uint32_t i = 0; i < v->n; i++) {
+        int d = max_digits(&v->u.elems[i]);
+        if (d > m) m = d;
+      }
+      return m;
+    default:
+      return 0;
+  }
+}
+
+/* Every number of v written alone parses back (dv_num_parse) to itself. */
+static void check_number_literals(const dv_value *v) {
+  if (v->type == DV_N) {
+    p_buf b;
+    p_buf_init(&b);
+    p_write_plain_value(&b, v);
+    dv_num num;
+    FZ_ASSERT(dv_num_parse(b.data, b.len, &num) == DV_NUM_OK, "number literal %.*s", (int)b.len, b.data);
+    char canon[DV_NUM_MAXTEXT];
+    size_t n = dv_num_format(&num, canon);
+    FZ_ASSERT(n == v->n && !memcmp(canon, v->u.bytes, n), "literal %.*s is not %s", (int)b.len, b.data,
+              v->u.bytes);
+    p_buf_free(&b);
+    return;
+  }
+  if (v->type == DV_M)
+    for (uint32_t i = 0; i < v->n; i++) check_number_literals(&v->u.attrs[i].value);
+  if (v->type == DV_L || v->type == DV_NS)
+    for (uint32_t i = 0; i < v->n; i++) check_number_literals(&v->u.elems[i]);
+}
+
+/* Writes v in plain notation and reads it back (0, *back set) or not (-1).
+ * *text gets the malloc'd text. */
+static int plain_reread(const dv_value *v, int is_item, dv_arena *a, dv_value *back, char **text) {
+  p_buf b;
+  p_buf_init(&b);
+  if (is_item)
+    p_write_plain_item(&b, v);
+  else
+    p_write_plain_value(&b, v);
+  size_t len = 0;
+  *text = p_buf_steal(&b, &len);
+  json_error_t je;
+  json_t *j = json_loadb(*text, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+  FZ_ASSERT(j, "plain text is not JSON (%s): %.2000s", je.text, *text);
+  p_error e;
+  p_error_init(&e);
+  int rc = is_item ? p_plain_item(j, a, back, &e) : p_plain_value(j, 1, a, back, &e);
+  if (rc != 0) FZ_ASSERT(e.code == P_VALIDATION && e.msg, "plain re-read failed without a message");
+  p_error_clear(&e);
+  json_decref(j);
+  return rc;
+}
+
+/* The round-trip invariants of an accepted plain value / item. */
+static void check_plain_roundtrip(const dv_value *v, int is_item, dv_arena *a) {
+  check_number_literals(v);
+  dv_value v2, v3, v4;
+  char *t1 = NULL, *t2 = NULL, *t3 = NULL;
+  int rc = plain_reread(v, is_item, a, &v2, &t1);
+  /* Numbers of up to 15 digits survive a double; depth is unchanged. */
+  if (max_digits(v) <= 15) {
+    FZ_ASSERT(rc == 0, "plain text of an accepted value refused: %.2000s", t1);
+    FZ_ASSERT(dv_equal(v, &v2), "plain round trip changed the value: %.2000s", t1);
+  }
+  if (rc == 0) {
+    /* v2 holds numbers that came through JSON literals: a fixed point. */
+    FZ_ASSERT(plain_reread(&v2, is_item, a, &v3, &t2) == 0, "second plain round trip refused: %.2000s", t2);
+    FZ_ASSERT(dv_equal(&v2, &v3), "second plain round trip changed the value: %.2000s", t2);
+    FZ_ASSERT(plain_reread(&v3, is_item, a, &v4, &t3) == 0 && !strcmp(t2, t3),
+              "plain text not stable: %.2000s", t2);
+  }
+  free(t1);
+  free(t2);
+  free(t3);
+}
+
+/* Sorted by name bytes, names unique. */
+static void check_sorted_map(const dv_value *m) {
+  FZ_ASSERT(m->type == DV_M, "not a map: type %d", (int)m->type);
+  for (uint32_t i = 1; i < m->n; i++) {
+    const dv_attr *x = &m->u.attrs[i - 1], *y = &m->u.attrs[i];
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = n ? memcmp(x->name, y->name, n) : 0;
+    FZ_ASSERT(c < 0 || (c == 0 && x->name_len < y->name_len), "map not sorted / names repeated");
+  }
+}
+
+static void use_plain_item(const dv_value *item, dv_arena *a) {
+  check_sorted_map(item);
+  check_plain_roundtrip(item, 1, a);
+  check_item_against_schemas(item, 1);
+  p_stream_record r = {"0123456789abcdef0123456789abcdef",
+                       2,
+                       0,
+                       "us-east-1",
+                       1764237600123LL,
+                       item,
+                       item,
+                       item,
+                       7,
+                       dv_item_size(item),
+                       P_VIEW_NEW_AND_OLD_IMAGES};
+  p_buf b;
+  p_buf_init(&b);
+  p_write_stream_record_plain(&b, &r);
+  json_t *j = json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
+  FZ_ASSERT(j && json_is_object(json_object_get(json_object_get(j, "dynamodb"), "NewImage")),
+            "plain record is not JSON: %.2000s", b.data);
+  json_decref(j);
+  p_buf_free(&b);
+}
+
+/* [old item, patch]: merged with and without a key schema. */
+static void use_merge_patch(const json_t *body, dv_arena *a, p_error *e) {
+  if (!json_is_array(body) || json_array_size(body) != 2) return;
+  dv_value old;
+  if (p_plain_item(json_array_get(body, 0), a, &old, e) != 0) return;
+  const json_t *patch = json_array_get(body, 1);
+  for (int s = 0; s < 3; s++) {
+    const p_key_schema *ks = s < 2 ? k_schemas[s] : NULL;
+    dv_value out, again;
+    p_error pe;
+    p_error_init(&pe);
+    if (p_plain_merge_patch(s == 1 ? NULL : &old, patch, ks, a, &out, &pe) != 0) {
+      FZ_ASSERT(pe.code == P_VALIDATION && pe.msg, "merge patch failed without a message");
+      p_error_clear(&pe);
+      continue;
+    }
+    check_sorted_map(&out);
+    if (ks) /* the key attributes are as they were */
+      for (int k = 0; k < 2; k++) {
+        const char *name = k == 0 ? ks->hash_name : ks->range_name;
+        if (!name) continue;
+        const dv_value *o = s == 1 ? NULL : dv_map_get(&old, name, strlen(name));
+        const dv_value *n = dv_map_get(&out, name, strlen(name));
+        FZ_ASSERT((o == NULL) == (n == NULL) && (!o || dv_equal(o, n)), "merge patch changed key %s", name);
+      }
+    /* Idempotent: the same patch on its own result changes nothing. */
+    FZ_ASSERT(p_plain_merge_patch(&out, patch, ks, a, &again, &pe) == 0, "second merge refused: %s",
+              pe.msg ? pe.msg : "");
+    FZ_ASSERT(dv_equal(&out, &again), "merge patch is not idempotent");
+    int depth = 0;
+    for (uint32_t i = 0; i < out.n; i++) {
+      int d = dv_depth(&out.u.attrs[i].value);
+      if (d > depth) depth = d;
+    }
+    if (depth <= 32) check_plain_roundtrip(&out, 1, a); /* deeper: the caller refuses it */
+    p_error_clear(&pe);
+  }
+}
+
+/* Raw bytes as a key segment of each type. */
+static void use_key_segment(const char *seg, size_t len, dv_arena *a) {
+  static const dv_type types[3] = {DV_S, DV_N, DV_B};
+  for (int i = 0; i < 3; i++) {
+    dv_value v, back;
+    p_error e;
+    p_error_init(&e);
+    if (p_plain_key_segment(seg, len, types[i], a, &v, &e) != 0) {
+      FZ_ASSERT(e.code == P_VALIDATION && e.msg, "key segment refused without a message");
+      p_error_clear(&e);
+      continue;
+    }
+    FZ_ASSERT(v.type == types[i], "key segment of type %d", (int)v.type);
+    /* Its canonical text (S as is, N canonical, B as base64) gives it back. */
+    const char *text = v.u.bytes;
+    size_t tlen = v.n;
+    p_buf b;
+    p_buf_init(&b);
+    if (types[i] == DV_S) {
+      FZ_ASSERT(v.n == len && !memcmp(v.u.bytes, seg, len), "S key segment changed");
+    } else if (types[i] == DV_B) {
+      FZ_ASSERT(v.n > 0, "empty B key accepted");
+      p_write_plain_value(&b, &v); /* {"$b":"<base64>"} */
+      text = b.data + 7;
+      tlen = b.len - 9;
+    }
+    FZ_ASSERT(p_plain_key_segment(text, tlen, types[i], a, &back, &e) == 0 && dv_equal(&v, &back),
+              "key segment not stable: %.*s", (int)tlen, text);
+    p_buf_free(&b);
+    p_error_clear(&e);
+  }
+}
+
+static void plain_table(unsigned op, const char *body, size_t blen, dv_arena *a, p_error *e) {
+  if (op == 3) {
+    use_key_segment(body, blen, a);
+    return;
+  }
+  json_t *j = json_loadb(body, blen, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+  if (!j) return;
+  dv_value v;
+  if (op == 0) {
+    if (p_plain_value(j, 1, a, &v, e) == 0) check_plain_roundtrip(&v, 0, a);
+  } else if (op == 1) {
+    if (p_plain_item(j, a, &v, e) == 0) use_plain_item(&v, a);
+  } else {
+    use_merge_patch(j, a, e);
+  }
+  json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   unsigned op = data[0] % FZ_OPS, flags = data[0] / FZ_OPS;
@@ -476,11 +712,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t blen = size - 1;
   p_layer layer = (flags & 1) ? P_LAYER_OLDER : P_LAYER_CURRENT;
 
-  if (flags & 2) {
+  if (flags & 6) {
     dv_arena *a = dv_arena_new();
     p_error e;
     p_error_init(&e);
-    second_table(op % 9, body, blen, a, &e);
+    if (flags & 4)
+      plain_table(op % 4, body, blen, a, &e);
+    else
+      second_table(op % 9, body, blen, a, &e);
     if (e.code != P_OK) {
       FZ_ASSERT(e.msg || e.code == P_SERIALIZATION, "error %d without a message", (int)e.code);
       char *b = p_error_body(&e, NULL);

@@ -170,6 +170,27 @@ def req_seed(case):
     return bytes([REQ_OPS[case["op"]] + 15 * flags]) + compact(case["request"])
 
 
+# Seeds for fuzz_request.c's plain-JSON table (bytes 60..63): plain value,
+# plain item, merge patch [old, patch], key segment (raw bytes).
+PLAIN = [
+    (60, {"s": "x", "n": 1.5, "b": {"$b": "AQI="}, "ss": {"$ss": ["a", "b"]}, "ns": {"$ns": [1, "2.5"]},
+          "bs": {"$bs": ["AQ=="]}, "exact": {"$n": "12345678901234567890123456789012345678"},
+          "m": {"$m": {"$x": 1}}, "l": [True, None, [1, {"k": "v"}]]}),
+    (60, {"$ss": []}),
+    (61, {"pk": "a", "sk": 5, "v": {"x": [1, 2, {"$bs": ["AQ==", "Ag=="]}]}}),
+    (61, {"pk": "a", "bad": {"$nope": 1}}),
+    (62, [{"pk": "a", "sk": 1, "m": {"a": 1, "b": {"c": 2}}}, {"m": {"b": {"c": None, "d": 3}}, "x": "y"}]),
+    (62, [{"pk": "a", "sk": 1}, {"pk": "b"}]),
+]
+
+
+def plain_seeds():
+    out = [("plain_%d" % i, bytes([sel]) + compact(body)) for i, (sel, body) in enumerate(PLAIN)]
+    for i, seg in enumerate([b"hello", b"-12.50", b"AQID_w", b"AQID/w==", b""]):
+        out.append(("plain_key_%d" % i, bytes([63]) + seg))
+    return out
+
+
 def write(dirname, seeds):
     d = os.path.join(OUT, dirname)
     shutil.rmtree(d, ignore_errors=True)
@@ -200,6 +221,7 @@ def main():
     rq = [c for c in cases(REQ_CASES) if c[2].get("op") in REQ_OPS]
     seeds = [("%s_%s" % (folder, name), req_seed(case))
              for folder, name, case in pick(rq, lambda it: it[2]["op"], PER_FOLDER_REQ)]
+    seeds += plain_seeds()
     n_req = write("request", seeds)
     print("corpus/expr: %d seeds, corpus/request: %d seeds" % (n_expr, n_req))
     return 0
