@@ -92,7 +92,7 @@ format:
 BENCH_PKGS = wrk nginx
 DYNALITE_CLI = bench/.dynalite/node_modules/dynalite/cli.js
 
-.PHONY: bench bench-quick bench-deps bench-streams
+.PHONY: bench bench-quick bench-deps bench-streams bench-rest
 
 bench-deps:
 	@missing=""; for p in $(BENCH_PKGS); do \
@@ -117,3 +117,7 @@ bench-quick: build bench-deps
 # with 100 subscribers against none (bench/stream_bench.py).
 bench-streams: build bench-deps
 	/usr/bin/python3 bench/stream_bench.py --build $(BUILD)
+
+# The /v1/ face: NDJSON import/export rates, GET item against GetItem.
+bench-rest: build bench-deps
+	/usr/bin/python3 bench/rest_bench.py --build $(BUILD)

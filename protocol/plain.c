@@ -91,6 +91,69 @@ static void real_text(double d, char *buf, size_t cap) {
   }
 }
 
+/* ---- exact numbers in request text ----------------------------------------- */
+
+/* 1 when the number literal t[0..n) would not survive jansson (a double
+ * keeps 15 significant digits; an integer literal past int64 is refused). */
+static int literal_needs_exact(const char *t, size_t n) {
+  size_t sig = 0, digits = 0;
+  int leading = 1, integer = 1;
+  for (size_t i = 0; i < n; i++) {
+    char c = t[i];
+    if (c == 'e' || c == 'E') {
+      integer = 0;
+      break;
+    }
+    if (c == '.') {
+      integer = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') continue;
+    digits++;
+    if (c == '0' && leading) continue;
+    leading = 0;
+    sig++;
+  }
+  return sig > 15 || (integer && digits > 18);
+}
+
+char *p_plain_exact_numbers(const char *text, size_t len, size_t *out_len) {
+  p_buf b;
+  p_buf_init(&b);
+  size_t done = 0; /* text[0..done) is in b already */
+  int changed = 0;
+  for (size_t i = 0; i < len;) {
+    char c = text[i];
+    if (c == '"') { /* skip a string, escapes included */
+      for (i++; i < len && text[i] != '"'; i++)
+        if (text[i] == '\\') i++;
+      i++;
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) {
+      i++;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < len && (strchr("0123456789.eE+-", text[j]) != NULL && text[j] != '\0')) j++;
+    if (literal_needs_exact(text + i, j - i)) {
+      p_buf_append(&b, text + done, i - done);
+      p_buf_puts(&b, "{\"$n\":\"");
+      p_buf_append(&b, text + i, j - i);
+      p_buf_puts(&b, "\"}");
+      done = j;
+      changed = 1;
+    }
+    i = j;
+  }
+  if (!changed) {
+    p_buf_free(&b);
+    return NULL;
+  }
+  p_buf_append(&b, text + done, len - done);
+  return p_buf_steal(&b, out_len);
+}
+
 /* A JSON number (integer or real) -> N. */
 static int number_json(const json_t *j, dv_arena *a, dv_value *out, p_error *err) {
   char buf[40];
@@ -126,8 +189,11 @@ static int plain_set(const json_t *arr, dv_type t, const char *key, dv_arena *a,
   for (uint32_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(arr, i);
     int rc = 0;
+    const json_t *exact = t == DV_NS && json_is_object(e) && json_object_size(e) == 1 ? json_object_get(e, "$n") : NULL;
     if (t == DV_NS && json_is_number(e))
       rc = number_json(e, a, &el[i], err);
+    else if (exact && json_is_string(exact)) /* {"$n": "..."}: what p_plain_exact_numbers writes */
+      rc = p__number_from(json_string_value(exact), json_string_length(exact), P_LAYER_CURRENT, a, &el[i], err);
     else if (!json_is_string(e))
       return p_error_set(err, P_VALIDATION, INVALID "\"%s\" takes an array of %s", key, what);
     else if (t == DV_SS)
@@ -261,7 +327,7 @@ static void write_number(p_buf *b, const char *t, size_t n) {
     put_char(b, '.');
     p_buf_append(b, t + neg + 1, k - 1);
   }
-  char e[16];
+  char e[32];
   snprintf(e, sizeof e, "E+%zu", digits - 1);
   p_buf_puts(b, e);
 }

@@ -625,6 +625,14 @@ void p_write_stream_record(p_buf *b, const p_stream_record *r);
  * precision; sets: non-empty, unique; nesting depth 32; empty keys), with
  * the DynamoDB face's messages; the caller maps a p_error to a REST error. */
 
+/* Request text with every number literal that jansson would not keep
+ * exactly (more than 15 significant digits, or an integer past int64)
+ * rewritten as {"$n":"<the literal>"}, so that plain JSON numbers are exact
+ * to DynamoDB's 38 digits whatever the client sends. Returns a malloc'd
+ * copy (*out_len its length), or NULL when nothing needed rewriting (use
+ * the text as it is). Strings are left alone; malformed JSON stays
+ * malformed. */
+char *p_plain_exact_numbers(const char *text, size_t len, size_t *out_len);
 /* Plain JSON value -> dv_value (depth as p_value_from_json). */
 int p_plain_value(const json_t *j, int depth, dv_arena *a, dv_value *out, p_error *err);
 /* Plain JSON object -> DV_M item. */

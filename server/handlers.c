@@ -204,6 +204,62 @@ static void add_capacity(json_t *out, const char *table, double units, p_rcc rcc
 
 /* ---- control plane ----------------------------------------------------------- */
 
+int df_table_create(df_server *s, p_create_table *ct, st_table **out, uint64_t *lsn, p_error *e) {
+  *out = NULL;
+  uint8_t rand16[16];
+  if (getrandom(rand16, sizeof(rand16), 0) != (ssize_t)sizeof(rand16)) {
+    for (size_t i = 0; i < sizeof(rand16); i++) rand16[i] = (uint8_t)(rand() >> 7);
+  }
+  p_create_table_set_id(ct, rand16);
+  if (ghost_find(s, ct->table_name)) {
+    json_decref(ct->meta);
+    ct->meta = NULL;
+    p_error_set(e, P_RESOURCE_IN_USE, "Table already exists: %s", ct->table_name);
+    return ST_EEXIST;
+  }
+  char *meta = json_dumps(ct->meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(ct->meta);
+  ct->meta = NULL;
+  if (!meta) return ST_ENOMEM;
+  st_table_def def = {
+      .ns = k_ns,
+      .name = ct->table_name,
+      .hash = {ct->key.hash_name, ct->key.hash_type},
+      .range = {ct->key.range_name, ct->key.range_name ? ct->key.range_type : DV_NONE},
+      .meta = meta,
+      .meta_len = strlen(meta),
+      .created = floor(df_now() * 1000.0) / 1000.0,
+  };
+  int rc = st_table_create(s->db, &def, lsn);
+  free(meta);
+  if (rc == ST_EEXIST) {
+    p_error_set(e, P_RESOURCE_IN_USE, "Table already exists: %s", ct->table_name);
+    return rc;
+  }
+  if (rc != ST_OK) return rc;
+  st_table *t = st_table_find(s->db, k_ns, ct->table_name);
+  if (!t) return ST_ECORRUPT;
+  /* A stream asked for at creation begins with the table. */
+  json_t *m = df_table_meta(t);
+  json_t *spec = m ? json_object_get(m, "StreamSpecification") : NULL;
+  if (spec && json_is_true(json_object_get(spec, "StreamEnabled"))) {
+    char label[24];
+    char *arn = NULL;
+    rc = df_stream_enable(s, t, p_view_from_name(json_string_value(json_object_get(spec, "StreamViewType"))),
+                          label, &arn, lsn);
+    if (rc == ST_OK) {
+      json_object_set_new(m, "LatestStreamLabel", json_string(label));
+      json_object_set_new(m, "LatestStreamArn", json_string(arn));
+      free(arn);
+      rc = df_table_set_meta(s, t, m, lsn);
+    }
+  }
+  json_decref(m);
+  if (rc != ST_OK) return rc;
+  *out = t;
+  return ST_OK;
+}
+
 void h_create_table(df_req *r) {
   df_server *s = r->srv;
   p_create_table ct;
@@ -213,37 +269,10 @@ void h_create_table(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  uint8_t rand16[16];
-  if (getrandom(rand16, sizeof(rand16), 0) != (ssize_t)sizeof(rand16)) {
-    for (size_t i = 0; i < sizeof(rand16); i++) rand16[i] = (uint8_t)(rand() >> 7);
-  }
-  p_create_table_set_id(&ct, rand16);
-  if (ghost_find(s, ct.table_name)) {
-    json_decref(ct.meta);
-    p_error_set(&e, P_RESOURCE_IN_USE, "Table already exists: %s", ct.table_name);
-    df_reply_error(r, &e, 0);
-    return;
-  }
-  char *meta = json_dumps(ct.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(ct.meta);
-  if (!meta) {
-    df_reply_storage_error(r, ST_ENOMEM, "CreateTable meta");
-    return;
-  }
-  st_table_def def = {
-      .ns = k_ns,
-      .name = ct.table_name,
-      .hash = {ct.key.hash_name, ct.key.hash_type},
-      .range = {ct.key.range_name, ct.key.range_name ? ct.key.range_type : DV_NONE},
-      .meta = meta,
-      .meta_len = strlen(meta),
-      .created = floor(df_now() * 1000.0) / 1000.0,
-  };
+  st_table *t = NULL;
   uint64_t lsn = 0;
-  int rc = st_table_create(s->db, &def, &lsn);
-  free(meta);
+  int rc = df_table_create(s, &ct, &t, &lsn, &e);
   if (rc == ST_EEXIST) {
-    p_error_set(&e, P_RESOURCE_IN_USE, "Table already exists: %s", ct.table_name);
     df_reply_error(r, &e, 0);
     return;
   }
@@ -251,32 +280,9 @@ void h_create_table(df_req *r) {
     df_reply_storage_error(r, rc, "CreateTable");
     return;
   }
-  st_table *t = st_table_find(s->db, k_ns, ct.table_name);
-  if (t) { /* a stream asked for at creation begins with the table */
-    json_t *m = df_table_meta(t);
-    json_t *spec = m ? json_object_get(m, "StreamSpecification") : NULL;
-    if (spec && json_is_true(json_object_get(spec, "StreamEnabled"))) {
-      char label[24];
-      char *arn = NULL;
-      rc = df_stream_enable(s, t, p_view_from_name(json_string_value(json_object_get(spec, "StreamViewType"))),
-                            label, &arn, &lsn);
-      if (rc == ST_OK) {
-        json_object_set_new(m, "LatestStreamLabel", json_string(label));
-        json_object_set_new(m, "LatestStreamArn", json_string(arn));
-        free(arn);
-        rc = df_table_set_meta(s, t, m, &lsn);
-      }
-      if (rc != ST_OK) {
-        json_decref(m);
-        df_reply_storage_error(r, rc, "CreateTable stream");
-        return;
-      }
-    }
-    json_decref(m);
-  }
   /* AWS answers CREATING; the first DescribeTable shows ACTIVE unless a
    * create delay is configured. */
-  json_t *desc = t ? df_describe_table(s, t, "CREATING") : NULL;
+  json_t *desc = df_describe_table(s, t, "CREATING");
   if (!desc) {
     df_reply_storage_error(r, ST_ECORRUPT, "CreateTable describe");
     return;
@@ -392,28 +398,37 @@ void h_delete_table(df_req *r) {
     return;
   }
   uint64_t lsn = 0;
-  int rc = ST_OK;
-  if (st_table_events(t)) rc = df_stream_disable(s, t, &lsn); /* the stream outlives the table, DISABLED */
-  df_ttl_table_forget(s, t);
-  if (rc == ST_OK) rc = st_table_drop(s->db, t, &lsn);
+  int rc = df_table_delete(s, t, desc, &lsn);
   if (rc != ST_OK) {
     json_decref(desc);
     df_reply_storage_error(r, rc, "DeleteTable");
     return;
   }
-  if (s->cfg.delete_delay_ms > 0) {
+  json_t *out = json_object();
+  json_object_set_new(out, "TableDescription", desc);
+  df_reply_json(r, out, lsn);
+}
+
+int df_table_delete(df_server *s, st_table *t, const json_t *desc, uint64_t *lsn) {
+  char *name = strdup(st_table_info(t)->name);
+  if (!name) return ST_ENOMEM;
+  int rc = ST_OK;
+  if (st_table_events(t)) rc = df_stream_disable(s, t, lsn); /* the stream outlives the table, DISABLED */
+  df_ttl_table_forget(s, t);
+  if (rc == ST_OK) rc = st_table_drop(s->db, t, lsn);
+  if (rc == ST_OK && s->cfg.delete_delay_ms > 0) {
     df_ghost *g = calloc(1, sizeof(*g));
     if (g) {
-      g->name = strdup(name);
-      g->desc = json_incref(desc);
+      g->name = name;
+      name = NULL;
+      g->desc = json_incref((json_t *)desc);
       g->until = df_now() + s->cfg.delete_delay_ms / 1000.0;
       g->next = s->tables->ghosts;
       s->tables->ghosts = g;
     }
   }
-  json_t *out = json_object();
-  json_object_set_new(out, "TableDescription", desc);
-  df_reply_json(r, out, lsn);
+  free(name);
+  return rc;
 }
 
 void h_describe_endpoints(df_req *r) {
@@ -446,15 +461,21 @@ void h_describe_limits(df_req *r) {
 
 /* ---- items ------------------------------------------------------------------- */
 
+int df_item_read(df_server *s, st_table *t, const dv_value *key, dv_arena *a, dv_value *out) {
+  out->type = DV_NONE;
+  int rc = st_item_get(t, key, a, out);
+  if (rc != ST_OK) return rc;
+  if (out->type == DV_M && df_ttl_expired(s, t, out)) out->type = DV_NONE; /* hidden: absent */
+  return ST_OK;
+}
+
 /* The stored item of key, or DV_NONE; 0, or -1 answered (storage error). */
 static int read_old(df_req *r, st_table *t, const dv_value *key, const char *what, dv_value *old) {
-  old->type = DV_NONE;
-  int rc = st_item_get(t, key, r->arena, old);
+  int rc = df_item_read(r->srv, t, key, r->arena, old);
   if (rc != ST_OK) {
     df_reply_storage_error(r, rc, what);
     return -1;
   }
-  if (old->type == DV_M && df_ttl_expired(r->srv, t, old)) old->type = DV_NONE; /* hidden: absent */
   return 0;
 }
 
@@ -542,12 +563,11 @@ void h_get_item(df_req *r) {
     return;
   }
   dv_value item = {.type = DV_NONE};
-  int rc = st_item_get(t, &req.key, r->arena, &item);
+  int rc = df_item_read(r->srv, t, &req.key, r->arena, &item); /* expired: hidden */
   if (rc != ST_OK) {
     df_reply_storage_error(r, rc, "GetItem");
     return;
   }
-  if (item.type == DV_M && df_ttl_expired(r->srv, t, &item)) item.type = DV_NONE; /* hidden */
   int found = item.type == DV_M;
   json_t *out = json_object();
   if (found) {

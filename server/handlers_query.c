@@ -29,6 +29,10 @@
  *
  * The reply waits for the newest change to the table to be durable (a read
  * must not reveal a write before it is acknowledged).
+ *
+ * The /v1/ face's listings (rest_items.c) run the same pages in plain mode:
+ * items in plain JSON, answered as {"items":[..],"count":N,"cursor":".."}
+ * where the cursor is the base64url of the LastEvaluatedKey's plain JSON.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +57,7 @@ typedef struct page {
   p_key_schema ks;    /* the table's key schema (LastEvaluatedKey) */
   p_query q;          /* the parsed request (strings in r->arena) */
   int never_resume;   /* 1: no LastEvaluatedKey (a one-row Query) */
+  int plain;          /* 1: a /v1/ listing (plain JSON items, REST answer) */
   st_iter *it;        /* the iterator, positioned after the last item read */
   dv_arena *scratch;  /* decoded items, recycled past SCRATCH_BYTES */
   dv_value item;      /* the last item read (in scratch) */
@@ -79,6 +84,27 @@ static void page_finish(page *pg, int stopped) {
   df_req *r = pg->r;
   p_buf *b = &pg->out;
   char num[64];
+  if (pg->plain) {
+    snprintf(num, sizeof num, "],\"count\":%llu", (unsigned long long)pg->count);
+    p_buf_puts(b, num);
+    if (stopped && !pg->never_resume) {
+      dv_value k = p_item_key(&pg->ks, &pg->item, r->arena);
+      p_buf kb;
+      p_buf_init(&kb);
+      p_write_plain_item(&kb, &k);
+      p_buf_puts(b, ",\"cursor\":\"");
+      df_base64url_append(b, kb.data, kb.len);
+      p_buf_puts(b, "\"");
+      p_buf_free(&kb);
+    }
+    p_buf_append(b, "}", 1);
+    size_t len = 0;
+    char *body = p_buf_steal(b, &len);
+    uint64_t lsn = st_table_last_lsn(pg->t);
+    page_free(pg);
+    df_rest_reply_text(r, 200, body, len, lsn);
+    return;
+  }
   if (pg->q.select != P_SELECT_COUNT) p_buf_append(b, "],", 2);
   snprintf(num, sizeof num, "\"Count\":%llu,\"ScannedCount\":%llu", (unsigned long long)pg->count,
            (unsigned long long)pg->scanned);
@@ -140,7 +166,9 @@ static int page_slice(page *pg) {
       pg->count++;
       if (q->select != P_SELECT_COUNT) {
         if (pg->count > 1) p_buf_append(&pg->out, ",", 1);
-        if (q->projection) {
+        if (pg->plain) {
+          p_write_plain_item(&pg->out, &pg->item);
+        } else if (q->projection) {
           dv_value p = expr_project(&pg->item, q->projection->paths, q->projection->n, pg->scratch);
           p_write_item_json(&pg->out, &p);
         } else {
@@ -160,9 +188,12 @@ static int page_slice(page *pg) {
   }
   if (rc != ST_OK) {
     df_req *r = pg->r;
-    int scan = q->scan;
+    int scan = q->scan, plain = pg->plain;
     page_free(pg);
-    df_reply_storage_error(r, rc, scan ? "Scan read" : "Query read");
+    if (plain)
+      df_rest_reply_storage_error(r, rc, scan ? "REST scan read" : "REST query read");
+    else
+      df_reply_storage_error(r, rc, scan ? "Scan read" : "Query read");
     return 1;
   }
   page_finish(pg, 0);
@@ -173,17 +204,17 @@ static int page_step(df_slice_job *j) {
   return page_slice((page *)j);
 }
 
-/* Evaluate one page and answer it: the first slice here, the others from
- * the loop (pages.c) while writes to the table wait. never_resume: no
- * LastEvaluatedKey (a one-row Query). */
-static void run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q,
-                     const st_iter_spec *spec, int never_resume) {
+void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const st_iter_spec *spec,
+                 int never_resume, int plain) {
   /* Writes to t are waiting for a page in progress: go after them. */
   if (df_wait_writers(r, t)) return;
   st_iter *it = NULL;
   int rc = st_iter_open(t, spec, &it);
   if (rc != ST_OK) {
-    df_reply_storage_error(r, rc, q->scan ? "Scan" : "Query");
+    if (plain)
+      df_rest_reply_storage_error(r, rc, q->scan ? "REST scan" : "REST query");
+    else
+      df_reply_storage_error(r, rc, q->scan ? "Scan" : "Query");
     return;
   }
   page *pg = calloc(1, sizeof *pg);
@@ -193,13 +224,17 @@ static void run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_que
   pg->ks = *ks;
   pg->q = *q;
   pg->never_resume = never_resume;
+  pg->plain = plain;
   pg->it = it;
   pg->scratch = dv_arena_new();
   pg->item.type = DV_NONE;
   pg->t_start = uv_hrtime();
   p_buf_init(&pg->out);
   p_buf_append(&pg->out, "{", 1);
-  if (q->select != P_SELECT_COUNT) p_buf_puts(&pg->out, "\"Items\":[");
+  if (plain)
+    p_buf_puts(&pg->out, "\"items\":[");
+  else if (q->select != P_SELECT_COUNT)
+    p_buf_puts(&pg->out, "\"Items\":[");
   if (page_slice(pg)) return;
   if (r->srv->pages == NULL) { /* no loop to slice on: finish here */
     while (!page_slice(pg)) {
@@ -240,7 +275,7 @@ void h_query(df_req *r) {
       .start_after = q.esk.type == DV_M ? &q.esk : NULL,
       .reverse = !q.forward,
   };
-  run_page(r, t, &ks, &q, &spec, rg.one_row);
+  df_run_page(r, t, &ks, &q, &spec, rg.one_row, 0);
 }
 
 void h_scan(df_req *r) {
@@ -272,5 +307,5 @@ void h_scan(df_req *r) {
       .segment = q.segment,
       .total_segments = q.total_segments,
   };
-  run_page(r, t, &ks, &q, &spec, 0);
+  df_run_page(r, t, &ks, &q, &spec, 0, 0);
 }

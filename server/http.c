@@ -18,11 +18,17 @@
  *                                                 IncompleteSignature / InvalidSignature
  *   7. empty body                             400 SerializationException
  * then router.c dispatches to the handler. Paths starting with "/v1/" (the
- * plain-JSON face, rest.c) leave this pipeline after step 1, whatever
- * their method (except a CORS preflight, answered as in step 2): rest.c
- * answers them with a response of its own, queued as it comes (with
- * x-amzn-RequestId, Access-Control-Allow-Origin and Connection: close as
- * below).
+ * plain-JSON face, rest.c) leave this pipeline at step 1, whatever their
+ * method (except a CORS preflight, answered as in step 2; a body over
+ * 16 MiB is a 413 PayloadTooLarge JSON error): rest.c's df_rest_handle()
+ * is their handler. It sees the request-target as sent (percent-encoded,
+ * query string included: libmicrohttpd's URI log callback keeps it, since
+ * the path MHD hands the access handler is already decoded, "%2F" made a
+ * '/') and answers with an MHD response of its own through
+ * df_rest_reply(), which goes through the same durable-reply and
+ * answer-later machinery as the DynamoDB face's replies (below), and is
+ * queued with x-amzn-RequestId, Access-Control-Allow-Origin and
+ * Connection: close as below.
  *
  * Every response carries Content-Type (application/x-amz-json-1.0, or
  * application/json when the request used it), Content-Length and Date (from
@@ -70,7 +76,11 @@ typedef struct df_conn {
   struct MHD_Connection *mc;       /* MHD's connection */
   http_method method;              /* request method */
   char path[64];                   /* request path (truncated), for the access log */
-  char *url;                       /* full path of a /v1/ request (rest.c), malloc'd; NULL otherwise */
+  char *url;                       /* a /v1/ request's target as sent (rest.c), malloc'd; NULL otherwise */
+  int fresh;                       /* 1: made by the URI log callback, headers not seen yet */
+  int counted;                     /* 1: counted in h->inflight */
+  char mname[16];                  /* request method (truncated), for rest.c's reruns */
+  struct MHD_Response *rresp;      /* a /v1/ reply not yet queued (rest.c's), owned */
   char rid[DF_REQUEST_ID_LEN + 1]; /* x-amzn-RequestId */
   uint64_t t0;                     /* uv_hrtime() when the headers arrived */
   char *body;                      /* request body, malloc'd, NULL while empty */
@@ -155,13 +165,24 @@ static void set_error(df_conn *c, p_errcode code, const char *msg) {
   p_error_clear(&e);
 }
 
+/* A /v1/ request's reply becomes a 500 InternalError. */
+static void set_rest_internal(df_conn *c) {
+  if (c->rresp != NULL) MHD_destroy_response(c->rresp);
+  c->rresp = df_rest_error("InternalError", INTERNAL_MSG);
+  c->status = 500;
+  c->replied = 1;
+}
+
 static void on_durable(df_waiter *w, int status) {
   df_conn *c = CONN_OF_WAITER(w);
   df_http *h = c->h;
   if (status != ST_OK) {
     df_log(h->srv, DF_LOG_ERROR, "request %s: reply not durable (%s); answering 500", c->rid,
            st_strerror(status));
-    set_error(c, P_INTERNAL, INTERNAL_MSG);
+    if (c->url != NULL)
+      set_rest_internal(c);
+    else
+      set_error(c, P_INTERNAL, INTERNAL_MSG);
   }
   c->suspended = 0;
   h->suspended--;
@@ -200,9 +221,11 @@ const char *df_req_header(const df_req *r, const char *name) {
 
 static df_conn *reply_target(df_req *r) {
   df_conn *c = (df_conn *)r->conn;
-  if (c->replied || !(c->in_handler || c->later)) {
+  if (c->replied || !(c->in_handler || c->later) || c->url != NULL) {
     df_log(r->srv, DF_LOG_ERROR, "request %s: %s handler replied %s; reply dropped", c->rid, p_op_name(r->op),
-           c->replied ? "twice" : "after returning");
+           c->url != NULL ? "to a /v1/ request with a DynamoDB reply"
+           : c->replied   ? "twice"
+                          : "after returning");
     return NULL;
   }
   return c;
@@ -291,10 +314,19 @@ static void after_handler(df_conn *c) {
     return;
   }
   if (!c->replied) {
-    df_log(c->h->srv, DF_LOG_ERROR, "request %s: %s handler did not reply", c->rid, p_op_name(c->req.op));
-    set_error(c, P_INTERNAL, INTERNAL_MSG);
+    df_log(c->h->srv, DF_LOG_ERROR, "request %s: %s handler did not reply", c->rid,
+           c->url != NULL ? "REST" : p_op_name(c->req.op));
+    if (c->url != NULL)
+      set_rest_internal(c);
+    else
+      set_error(c, P_INTERNAL, INTERNAL_MSG);
     hold_reply(c, 0);
   }
+}
+
+/* Run rest.c's handler (again). */
+static void rest_dispatch(df_conn *c) {
+  df_rest_handle(&c->req, c->mc, c->mname, c->url, c->body, c->body_len);
 }
 
 void df_req_rerun(df_req *r) {
@@ -303,13 +335,20 @@ void df_req_rerun(df_req *r) {
     df_log(r->srv, DF_LOG_ERROR, "request %s: df_req_rerun of a request not waiting", c->rid);
     return;
   }
-  /* From scratch: a fresh arena; the parsed body is unchanged. */
+  /* From scratch: a fresh arena; the parsed body is unchanged (a /v1/
+   * handler's own r->body is dropped: it builds it again). */
   dv_arena_free(c->arena);
   c->arena = dv_arena_new();
   c->req.arena = c->arena;
   c->later = 0;
   c->in_handler = 1;
-  df_router_dispatch(&c->req);
+  if (c->url != NULL) {
+    json_decref(c->req.body);
+    c->req.body = NULL;
+    rest_dispatch(c);
+  } else {
+    df_router_dispatch(&c->req);
+  }
   c->in_handler = 0;
   after_handler(c);
 }
@@ -357,22 +396,64 @@ static enum MHD_Result queue_reply(df_conn *c) {
   return ret;
 }
 
-/* A /v1/ request: rest.c makes the response (NULL: drop the connection). */
-static enum MHD_Result rest_reply(df_conn *c, const char *method) {
-  df_server *s = c->h->srv;
-  unsigned status = 500;
-  struct MHD_Response *resp = df_rest_handle(s, c->mc, method, c->url, c->body, c->body_len, &status);
-  c->replied = 1;
-  c->queued = 1;
+void df_rest_reply(df_req *r, struct MHD_Response *resp, unsigned status, uint64_t wait_lsn) {
+  df_conn *c = (df_conn *)r->conn;
+  if (c->url == NULL || c->replied || !(c->in_handler || c->later)) {
+    df_log(r->srv, DF_LOG_ERROR, "request %s: REST reply %s; dropped", c->rid,
+           c->url == NULL ? "to a DynamoDB request"
+           : c->replied   ? "given twice"
+                          : "after the handler returned");
+    if (resp != NULL) MHD_destroy_response(resp);
+    return;
+  }
+  c->rresp = resp; /* NULL: out of memory, the connection is dropped */
   c->status = (int)status;
+  c->replied = 1;
+  hold_reply(c, resp != NULL ? wait_lsn : 0);
+}
+
+/* A /v1/ request: set up its df_req and run rest.c's handler. */
+static void rest_process(df_conn *c, const char *method) {
+  snprintf(c->mname, sizeof c->mname, "%s", method);
+  c->arena = dv_arena_new();
+  c->req.srv = c->h->srv;
+  c->req.body = NULL;
+  c->req.arena = c->arena;
+  c->req.request_id = c->rid;
+  c->req.conn = (struct df_conn *)c;
+  c->in_handler = 1;
+  rest_dispatch(c);
+  c->in_handler = 0;
+  after_handler(c);
+}
+
+/* Queue rest.c's response (NULL: drop the connection). */
+static enum MHD_Result rest_queue(df_conn *c) {
+  df_server *s = c->h->srv;
+  struct MHD_Response *resp = c->rresp;
+  c->rresp = NULL;
+  c->queued = 1;
   if (resp == NULL) return MHD_NO;
   MHD_add_response_header(resp, "x-amzn-RequestId", c->rid);
-  if (c->origin) MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-  if (s->stopping) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-  enum MHD_Result ret = MHD_queue_response(c->mc, status, resp);
+  if (c->origin) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag,Location,x-amzn-RequestId");
+  }
+  if (s->stopping || c->too_big) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result ret = MHD_queue_response(c->mc, (unsigned)c->status, resp);
   MHD_destroy_response(resp);
   if (ret != MHD_YES) df_log(s, DF_LOG_ERROR, "request %s: MHD refused the response", c->rid);
   return ret;
+}
+
+/* A /v1/ body over DF_MAX_BODY. */
+static enum MHD_Result rest_too_big(df_conn *c) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "The request body exceeds %zu bytes.", DF_MAX_BODY);
+  c->rresp = df_rest_error("PayloadTooLarge", msg);
+  c->status = 413;
+  c->replied = 1;
+  return rest_queue(c);
 }
 
 /* ---- the pipeline -------------------------------------------------------- */
@@ -558,20 +639,34 @@ static void take_body(df_conn *c, const char *data, size_t n) {
   c->body_len = need;
 }
 
+void *df_http_uri_log(void *cls, const char *uri, struct MHD_Connection *mc) {
+  (void)cls;
+  (void)mc;
+  if (uri == NULL || strncmp(uri, "/v1/", 4) != 0) return NULL;
+  df_conn *c = df_xcalloc(1, sizeof *c);
+  size_t ulen = strlen(uri) + 1;
+  c->url = df_xmalloc(ulen);
+  memcpy(c->url, uri, ulen);
+  c->fresh = 1;
+  return c;
+}
+
 enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size,
                                void **con_cls) {
   df_http *h = cls;
   df_conn *c = *con_cls;
   (void)version;
-  if (c == NULL) { /* headers have arrived */
-    c = df_xcalloc(1, sizeof *c);
+  if (c == NULL || c->fresh) { /* headers have arrived */
+    if (c == NULL) c = df_xcalloc(1, sizeof *c);
+    c->fresh = 0;
+    c->counted = 1;
     c->h = h;
     c->mc = mc;
     c->t0 = uv_hrtime();
     c->method = method_of(method);
     snprintf(c->path, sizeof c->path, "%s", url);
-    if (strncmp(url, "/v1/", 4) == 0) {
+    if (c->url == NULL && strncmp(url, "/v1/", 4) == 0) { /* no URI log: the decoded path */
       size_t ulen = strlen(url) + 1;
       c->url = df_xmalloc(ulen);
       memcpy(c->url, url, ulen);
@@ -586,6 +681,7 @@ enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char 
       unsigned long long len = strtoull(cl, &end, 10);
       if (len > DF_MAX_BODY) { /* step 1, before reading a byte of it */
         c->too_big = 1;
+        if (c->url != NULL) return rest_too_big(c);
         set_reply(c, 413, NULL, 0);
         return queue_reply(c);
       }
@@ -602,7 +698,12 @@ enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char 
     return MHD_YES;
   }
   if (c->queued) return MHD_YES;
-  if (c->url != NULL && !c->too_big && !(c->method == M_OPTIONS && c->origin)) return rest_reply(c, method);
+  if (c->url != NULL && !(c->method == M_OPTIONS && c->origin)) {
+    if (c->too_big) return rest_too_big(c);
+    if (!c->replied) rest_process(c, method);
+    if (c->suspended) return MHD_YES; /* resumed by on_durable() or a later reply */
+    return rest_queue(c);
+  }
   if (!c->replied) process(c);
   if (c->suspended) return MHD_YES; /* resumed by on_durable(); we come back here */
   return queue_reply(c);
@@ -615,6 +716,11 @@ void df_http_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
   (void)mc;
   if (c == NULL) return;
   *con_cls = NULL;
+  if (!c->counted) { /* the URI log callback made it; the request never reached us */
+    free(c->url);
+    free(c);
+    return;
+  }
   if (df_log_enabled(h->srv, DF_LOG_DEBUG)) {
     static const char *const mnames[] = {"GET", "HEAD", "POST", "OPTIONS", "OTHER"};
     double ms = (double)(uv_hrtime() - c->t0) / 1e6;
@@ -628,6 +734,8 @@ void df_http_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     h->suspended--;
   }
   json_decref(c->json);
+  if (c->url != NULL) json_decref(c->req.body); /* a /v1/ handler's own (server_int.h) */
+  if (c->rresp != NULL) MHD_destroy_response(c->rresp);
   dv_arena_free(c->arena);
   free(c->body);
   free(c->resp);

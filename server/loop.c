@@ -156,7 +156,8 @@ int df_loop_start(df_server *s) {
   h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, df_http_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
                             h, /* first, so it sees all */
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-                            df_http_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
+                            df_http_completed, h, MHD_OPTION_URI_LOG_CALLBACK, df_http_uri_log, h,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_END);
   if (h->mhd == NULL) {
     df_log(s, DF_LOG_ERROR, "cannot start the HTTP server (libmicrohttpd)");

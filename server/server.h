@@ -109,6 +109,13 @@ void h_batch_get_item(df_req *r);
 /* Query and Scan handlers (handlers_query.c). */
 void h_query(df_req *r);
 void h_scan(df_req *r);
+/* Evaluate one Query/Scan page of q over spec on t and answer it: the
+ * first slice in the caller, the others from the loop (pages.c) while
+ * writes to t wait. never_resume: no LastEvaluatedKey (a one-row Query).
+ * plain: a /v1/ listing, answered {"items":[..],"count":N,"cursor":..}
+ * with df_rest_reply_text (handlers_query.c). */
+void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const st_iter_spec *spec,
+                 int never_resume, int plain);
 
 /* ---- pages.c: sliced pages and the writes that wait for them ------------ */
 
@@ -169,6 +176,21 @@ int df_tables_each(df_server *s, const char *ns, int (*fn)(df_server *s, st_tabl
 void df_reply_table_not_found(df_req *r, const char *name);
 /* A storage failure: logged, answered 500 InternalServerError (SDKs retry). */
 void df_reply_storage_error(df_req *r, int rc, const char *what);
+
+/* Shared by the DynamoDB and /v1/ faces (handlers.c). */
+/* CreateTable after p_parse_create_table: a table id, the ghost check, the
+ * catalog entry, and the stream asked for at creation. ct->meta is taken.
+ * ST_OK (*out the table, *lsn the last record written), ST_EEXIST with e
+ * set (ResourceInUse "Table already exists: <name>"), or a storage error. */
+int df_table_create(df_server *s, p_create_table *ct, st_table **out, uint64_t *lsn, p_error *e);
+/* DeleteTable after the page wait and the CREATING check: disable its
+ * stream, forget its TTL state, drop it, and keep desc (borrowed: the
+ * DELETING TableDescription) as a ghost under --delete-delay-ms. t is
+ * invalid afterwards. ST_OK or a storage error. */
+int df_table_delete(df_server *s, st_table *t, const json_t *desc, uint64_t *lsn);
+/* The stored item of key (DV_NONE: none, or hidden by TTL, df_ttl_expired)
+ * decoded into a. ST_OK or a storage error. */
+int df_item_read(df_server *s, st_table *t, const dv_value *key, dv_arena *a, dv_value *out);
 
 /* handlers.c state: set up and torn down around the loop. */
 int df_tables_init(df_server *s);
@@ -254,8 +276,23 @@ int df_ttl_expired(df_server *s, const st_table *t, const dv_value *item);
 void df_ttl_table_changed(df_server *s, st_table *t);
 /* t is about to be dropped: forget it (frees what ttl.c hangs on it). */
 void df_ttl_table_forget(df_server *s, st_table *t);
+/* UpdateTimeToLive after the table lookup (shared by both faces): the
+ * state checks (p_check_update_ttl), the cooldown, the new meta. ST_OK
+ * (*lsn its record), ST_EINVAL with e set (ValidationException), or a
+ * storage error. */
+int df_ttl_update(df_server *s, st_table *t, const p_update_ttl *q, uint64_t *lsn, p_error *e);
 void h_update_time_to_live(df_req *r);
 void h_describe_time_to_live(df_req *r);
+
+/* ---- rest.c: answers of the /v1/ face given by other files -------------- */
+
+/* Answer a /v1/ request with JSON text (malloc'd, taken; NULL = 500) and
+ * status, held until wait_lsn is durable. */
+void df_rest_reply_text(df_req *r, unsigned status, char *body, size_t len, uint64_t wait_lsn);
+/* A storage failure on a /v1/ request: logged, answered 500 InternalError. */
+void df_rest_reply_storage_error(df_req *r, int rc, const char *what);
+/* Append the base64url (RFC 4648 section 5, no padding) of data[0..n). */
+void df_base64url_append(p_buf *b, const void *data, size_t n);
 
 /* log.c */
 void df_log(df_server *s, df_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -61,23 +61,98 @@ enum MHD_Result df_http_access(void *cls, struct MHD_Connection *mc, const char 
                                void **con_cls);
 void df_http_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
+/* MHD's URI log callback: keeps the request-target of a /v1/ request as
+ * sent (MHD decodes the path it passes to the access handler); its result
+ * becomes the request's con_cls. */
+void *df_http_uri_log(void *cls, const char *uri, struct MHD_Connection *mc);
 
 /* ---- rest.c: the /v1/ face ------------------------------------------------ */
 
-/* http.c hands every request whose path starts with "/v1/" here (after the
- * body is read; url is the full path, query string excluded: arguments are
- * read with MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, ..)).
- * Returns the response to queue and its status, or NULL to drop the
- * connection. JSON errors are {"error":{"code":..,"message":..}}. */
-struct MHD_Response *df_rest_handle(df_server *s, struct MHD_Connection *mc, const char *method,
-                                    const char *url, const char *body, size_t len, unsigned *status);
+/* http.c hands every request whose path starts with "/v1/" here, whatever
+ * its method, once its body is read, as a df_req without an operation
+ * (op P_OP_NONE, body NULL): raw_url is the request-target as the client
+ * sent it (percent-encoded, "?query" included), body/len the request body
+ * (kept until the request ends). The handler answers exactly once with
+ * df_rest_reply() -- at once or, after df_req_later() (a sliced page,
+ * df_wait_tables()), from a loop callback -- like a DynamoDB handler; a
+ * df_req_rerun() calls df_rest_handle() again with the same arguments and
+ * a fresh arena. r->body may be set by the handler to a JSON value it
+ * built (a request body in DynamoDB terms that parse functions read):
+ * http.c decrefs it when the request ends and before a rerun. */
+void df_rest_handle(df_req *r, struct MHD_Connection *mc, const char *method, const char *raw_url,
+                    const char *body, size_t len);
+/* The answer of a /v1/ request: resp (taken; NULL = out of memory: the
+ * connection is dropped) with HTTP status `status`, held until wait_lsn is
+ * durable (0 = at once; a flush failure answers 500 InternalError instead),
+ * then queued with x-amzn-RequestId and the CORS headers. A callback
+ * response (sse.c) is queued as it is once due. */
+void df_rest_reply(df_req *r, struct MHD_Response *resp, unsigned status, uint64_t wait_lsn);
 /* A JSON error response {"error":{"code":code,"message":message}} (new;
  * NULL if MHD has no memory). */
 struct MHD_Response *df_rest_error(const char *code, const char *message);
 /* sse.c: GET /v1/tables/<table>/stream -- the subscription response
- * (status 200) or a JSON error with its status. */
-struct MHD_Response *df_sse_subscribe(df_server *s, struct MHD_Connection *mc, const char *table,
+ * (status 200) or a JSON error with its status. plain: records in plain
+ * JSON (?format=plain, p_write_stream_record_plain). */
+struct MHD_Response *df_sse_subscribe(df_server *s, struct MHD_Connection *mc, const char *table, int plain,
                                       unsigned *status);
+/* openapi.c: the OpenAPI 3.1 document of the /v1/ face (static text). */
+extern const char df_openapi_json[];
+
+/* rest.c and rest_items.c share one request context and a few helpers.
+ * Answers go out through rest_send()/rest_fail()/rest_p_error() (each
+ * replies exactly once). */
+#define REST_MAX_SEGS 8
+
+typedef struct df_rest {
+  df_req *r;                      /* the request */
+  df_server *s;                   /* its server */
+  struct MHD_Connection *mc;      /* its connection (headers) */
+  const char *method;             /* "GET", "PUT", ... (HEAD is answered as GET) */
+  const char *seg[REST_MAX_SEGS]; /* path segments after "/v1/", percent-decoded (arena, NUL-terminated) */
+  size_t seg_len[REST_MAX_SEGS];  /* their lengths (a key segment may hold a NUL byte) */
+  size_t nseg;                    /* segments */
+  const char **arg_name;          /* query arguments, decoded ('+' is a space), in order (arena) */
+  const char **arg_val;           /* their values (NUL-terminated) */
+  size_t *arg_len;                /* their value lengths */
+  size_t nargs;                   /* arguments */
+  const char *body;               /* request body (borrowed from http.c) */
+  size_t len;                     /* its bytes */
+} df_rest;
+
+/* The first value of query argument name (and its length), NULL if absent. */
+const char *rest_arg(const df_rest *x, const char *name, size_t *len);
+/* The value of request header name, NULL if absent. */
+const char *rest_header(const df_rest *x, const char *name);
+/* Answer with resp (taken) and status; wait_lsn as df_rest_reply. */
+void rest_send(df_rest *x, struct MHD_Response *resp, unsigned status, uint64_t wait_lsn);
+/* An application/json response of text (malloc'd, taken). NULL = OOM. */
+struct MHD_Response *rest_json_response(char *text, size_t len);
+/* Answer an error {"error":{"code","message"}} (printf-style message). */
+void rest_fail(df_rest *x, uint64_t wait_lsn, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Answer a protocol error as its REST error (ValidationException -> 400
+ * ValidationError with the same message, ResourceNotFound -> 404,
+ * ResourceInUse -> 409, ConditionalCheckFailed -> 412 PreconditionFailed,
+ * InternalServerError -> 500, ...); e is cleared. */
+void rest_p_error(df_rest *x, p_error *e, uint64_t wait_lsn);
+/* The request body as JSON (numbers beyond a long long read as reals),
+ * which must be an object; NULL = answered 400 BadRequest. New ref. */
+json_t *rest_body_object(df_rest *x);
+/* Parse JSON text (same number rule); NULL with a message in err. */
+json_t *rest_parse_json(const char *text, size_t len, json_error_t *err);
+/* 1 when the request's Content-Type is absent or one of the NULL-ended
+ * media types; else answers 415 UnsupportedMediaType and returns 0. */
+int rest_media_type_ok(df_rest *x, const char *const *types);
+/* A table for item operations (not CREATING); NULL = answered 404
+ * ResourceNotFound. */
+st_table *rest_item_table(df_rest *x, const char *name);
+/* Decode base64url or base64 text into a malloc'd buffer; -1 if invalid. */
+int rest_base64_decode(const char *text, size_t len, unsigned char **out, size_t *n);
+
+/* rest_items.c: the item resources. seg[2] is "items" or "items:batch". */
+void rest_items(df_rest *x, const char *table); /* /v1/tables/<t>/items */
+void rest_batch(df_rest *x, const char *table); /* /v1/tables/<t>/items:batch */
+void rest_item(df_rest *x, const char *table);  /* /v1/tables/<t>/items/<pk>[/<sk>] */
 
 /* ---- router.c ------------------------------------------------------------ */
 

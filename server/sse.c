@@ -10,6 +10,8 @@
  *   data: {"eventID":..,"dynamodb":..} the record GetRecords returns, one line
  *   <empty line>
  *
+ * (with ?format=plain the data line is p_write_stream_record_plain's: the
+ * same record with keys and images in the plain JSON of the /v1/ face)
  * after a first comment (": ok"), with comment heartbeats (": heartbeat")
  * every cfg.sse_heartbeat_ms and these notices (data: one JSON object):
  *   event: trimmed   the resume point was trimmed already: {"message",
@@ -116,6 +118,7 @@ struct sse_sub {
   uint64_t next;             /* next sequence number it needs */
   uint64_t last_sent;        /* id of the last event handed to MHD (for "overflow") */
   int live;                  /* 1: on the live path, 0: catching up */
+  int plain;                 /* 1: records in plain JSON (?format=plain) */
   int suspended;             /* 1: connection suspended by its content reader (E4) */
   sse_buf **q;               /* ring buffer of queued chunks */
   size_t q_head;             /* index of the oldest */
@@ -187,8 +190,9 @@ static const char *kind_name(st_event_kind k) {
   return "UNKNOWN";
 }
 
-/* "id: ..\nevent: ..\ndata: <record>\n\n" of one event (refs 1). */
-static sse_buf *encode_event(df_server *s, const df_stream *st, const st_event *ev) {
+/* "id: ..\nevent: ..\ndata: <record>\n\n" of one event (refs 1); plain:
+ * the record in plain JSON. */
+static sse_buf *encode_event(df_server *s, const df_stream *st, const st_event *ev, int plain) {
   p_stream_record rec;
   char event_id[33], seq[24];
   df_stream_record(s, st, ev, &rec, event_id);
@@ -201,7 +205,10 @@ static sse_buf *encode_event(df_server *s, const df_stream *st, const st_event *
   p_buf_puts(&b, "\nevent: ");
   p_buf_puts(&b, kind_name(ev->kind));
   p_buf_puts(&b, "\ndata: ");
-  p_write_stream_record(&b, &rec);
+  if (plain)
+    p_write_stream_record_plain(&b, &rec);
+  else
+    p_write_stream_record(&b, &rec);
   p_buf_puts(&b, "\n\n");
   size_t len = 0;
   char *text = p_buf_steal(&b, &len);
@@ -378,7 +385,7 @@ static int sub_fill(df_sse *x, sse_sub *sub, uint64_t below, size_t max, size_t 
       q_push(sub, trimmed_notice(*n > 0 ? &evs[0] : NULL));
       sub->next = trim;
     }
-    for (size_t i = 0; i < *n; i++) q_push(sub, encode_event(x->srv, ss->st, &evs[i]));
+    for (size_t i = 0; i < *n; i++) q_push(sub, encode_event(x->srv, ss->st, &evs[i], sub->plain));
     if (*n > 0) sub->next = evs[*n - 1].seq + 1;
   }
   dv_arena_free(a);
@@ -423,7 +430,7 @@ static void ss_advance(df_sse *x, sse_stream *ss) {
           sub_resume(sub);
         }
     for (size_t i = 0; i < n; i++) {
-      sse_buf *b = encode_event(s, ss->st, &evs[i]); /* encoded once (E3) */
+      sse_buf *bufs[2] = {NULL, NULL}; /* encoded once per format (E3), when needed */
       sse_sub *sub = ss->subs, *sn;
       for (; sub != NULL; sub = sn) {
         sn = sub->snext;
@@ -433,10 +440,12 @@ static void ss_advance(df_sse *x, sse_stream *ss) {
           sub_overflow(x, sub);
           continue;
         }
-        q_push(sub, buf_ref(b));
+        if (bufs[sub->plain] == NULL) bufs[sub->plain] = encode_event(s, ss->st, &evs[i], sub->plain);
+        q_push(sub, buf_ref(bufs[sub->plain]));
         sub_resume(sub);
       }
-      buf_unref(b);
+      buf_unref(bufs[0]);
+      buf_unref(bufs[1]);
     }
     ss->live = n > 0 ? evs[n - 1].seq + 1 : bound;
     dv_arena_free(a);
@@ -574,7 +583,7 @@ static int parse_seq(const char *v, uint64_t *out) {
   return 0;
 }
 
-struct MHD_Response *df_sse_subscribe(df_server *s, struct MHD_Connection *mc, const char *table,
+struct MHD_Response *df_sse_subscribe(df_server *s, struct MHD_Connection *mc, const char *table, int plain,
                                       unsigned *status) {
   df_sse *x = s->sse;
   if (x == NULL || x->stopping || s->stopping || s->http == NULL) {
@@ -669,6 +678,7 @@ struct MHD_Response *df_sse_subscribe(df_server *s, struct MHD_Connection *mc, c
   sub->mc = mc;
   sub->ss = ss;
   sub->next = next;
+  sub->plain = plain != 0;
   sub->last_sent = next > 0 ? next - 1 : 0;
   sub->snext = ss->subs;
   if (sub->snext != NULL) sub->snext->sprev = sub;

@@ -272,6 +272,33 @@ static st_table *find_table(df_req *r, const char *name) {
   return t;
 }
 
+int df_ttl_update(df_server *s, st_table *t, const p_update_ttl *q, uint64_t *lsn, p_error *e) {
+  json_t *meta = df_table_meta(t);
+  json_t *nmeta = NULL;
+  if (meta == NULL) return ST_ECORRUPT;
+  int bad = p_check_update_ttl(meta, q, &nmeta, e);
+  json_decref(meta);
+  if (bad != 0) return ST_EINVAL;
+  ttl_info *ti = info_of(t);
+  double now = df_now();
+  if (s->cfg.ttl_cooldown_s > 0 && ti != NULL && ti->changed_at > 0 && now - ti->changed_at < s->cfg.ttl_cooldown_s) {
+    json_decref(nmeta);
+    p_error_set(e, P_VALIDATION, "Time to live has been modified multiple times within a fixed interval");
+    return ST_EINVAL;
+  }
+  int rc = df_table_set_meta(s, t, nmeta, lsn);
+  json_decref(nmeta);
+  if (rc != ST_OK) return rc;
+  df_ttl_table_changed(s, t);
+  ti = info_of(t);
+  if (ti == NULL) {
+    ti = df_xcalloc(1, sizeof *ti);
+    st_table_set_user(t, ti);
+  }
+  ti->changed_at = now;
+  return ST_OK;
+}
+
 void h_update_time_to_live(df_req *r) {
   df_server *s = r->srv;
   p_update_ttl q;
@@ -289,40 +316,16 @@ void h_update_time_to_live(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  json_t *meta = df_table_meta(t);
-  json_t *nmeta = NULL;
-  if (meta == NULL) {
-    df_reply_storage_error(r, ST_ECORRUPT, "UpdateTimeToLive meta");
-    return;
-  }
-  int bad = p_check_update_ttl(meta, &q, &nmeta, &e);
-  json_decref(meta);
-  if (bad != 0) {
+  uint64_t lsn = 0;
+  int rc = df_ttl_update(s, t, &q, &lsn, &e);
+  if (rc == ST_EINVAL) {
     df_reply_error(r, &e, st_table_last_lsn(t));
     return;
   }
-  ttl_info *ti = info_of(t);
-  double now = df_now();
-  if (s->cfg.ttl_cooldown_s > 0 && ti != NULL && ti->changed_at > 0 && now - ti->changed_at < s->cfg.ttl_cooldown_s) {
-    json_decref(nmeta);
-    p_error_set(&e, P_VALIDATION, "Time to live has been modified multiple times within a fixed interval");
-    df_reply_error(r, &e, 0);
-    return;
-  }
-  uint64_t lsn = 0;
-  int rc = df_table_set_meta(s, t, nmeta, &lsn);
-  json_decref(nmeta);
   if (rc != ST_OK) {
     df_reply_storage_error(r, rc, "UpdateTimeToLive");
     return;
   }
-  df_ttl_table_changed(s, t);
-  ti = info_of(t);
-  if (ti == NULL) {
-    ti = df_xcalloc(1, sizeof *ti);
-    st_table_set_user(t, ti);
-  }
-  ti->changed_at = now;
   df_reply_json(r, p_update_ttl_response(&q), lsn);
 }
 

@@ -4,7 +4,8 @@
 -- body for partition index i and sort index j) and optionally `check(body)`
 -- (true when the answer is right), then requires this file. A script that
 -- sends more than one operation defines `pick()` returning op, body, check
--- instead (see mix.lua).
+-- instead (see mix.lua), or `rest_path(i, j)` returning the path of a GET
+-- on the /v1/ face (rest_get.lua).
 --
 -- Every answer is checked: a status other than 200, or a body that check()
 -- rejects, counts as an error, and so do wrk's socket errors (connect, read,
@@ -47,6 +48,9 @@ function init(args)
 end
 
 function request()
+  if rest_path then -- a GET of the /v1/ face (rest_get.lua)
+    return wrk.format("GET", rest_path(math.random(0, nparts - 1), math.random(0, nsorts - 1)))
+  end
   if pick then
     local operation, body = pick(math.random(0, nparts - 1), math.random(0, nsorts - 1))
     local h = header_cache[operation]

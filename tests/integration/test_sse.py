@@ -503,7 +503,7 @@ class SSELiveTest(SSEBase):
             h = check(stream_path(streamed), 405, "MethodNotAllowed", method=m)
             self.assertEqual(h.get("allow"), "GET")
         check("/v1/", 404, "NotFound")
-        check("/v1/tables/%s" % streamed, 404, "NotFound")
+        check("/v1/tables/%s/nothing" % streamed, 404, "NotFound")
         check("/v1/tables/%s/stream/x" % streamed, 404, "NotFound")
         check("/v1/nothing/here", 404, "NotFound", method="POST")
         check(stream_path(streamed, "?after=12x"), 400, "ValidationError")

@@ -1051,6 +1051,57 @@ static void test_stream_record(void) {
   dv_arena_free(a);
 }
 
+/* p_plain_exact_numbers: literals a double would round become {"$n":..};
+ * the rest of the text is untouched; the result reads back exactly. */
+static void check_exact(const char *in, const char *want) {
+  size_t n = 0;
+  char *out = p_plain_exact_numbers(in, strlen(in), &n);
+  if (want == NULL) {
+    CHECK(out == NULL);
+  } else {
+    CHECK(out != NULL && n == strlen(want));
+    if (out) CHECK_EQ_STR(out, want);
+  }
+  free(out);
+}
+
+static void test_exact_numbers(void) {
+  check_exact("{\"a\":1,\"b\":0.1,\"c\":-3.5e10,\"d\":123456789012345}", NULL);
+  check_exact("{\"a\":1234567890123456}", "{\"a\":{\"$n\":\"1234567890123456\"}}");
+  check_exact("[12345678901234567890123456789012345678,0.1]",
+              "[{\"$n\":\"12345678901234567890123456789012345678\"},0.1]");
+  check_exact("{\"x\":3.14159265358979323846}", "{\"x\":{\"$n\":\"3.14159265358979323846\"}}");
+  check_exact("{\"x\":1.2345678901234567890123456789012345678E+37}",
+              "{\"x\":{\"$n\":\"1.2345678901234567890123456789012345678E+37\"}}");
+  check_exact("{\"x\":-0.000000000000000000001}", NULL); /* one significant digit */
+  check_exact("{\"x\":1000000000000000000000}", "{\"x\":{\"$n\":\"1000000000000000000000\"}}");
+  /* numbers inside strings (escaped quotes too) are left alone */
+  check_exact("{\"s\":\"12345678901234567890 \\\" 98765432109876543210\",\"n\":7}", NULL);
+  /* a set of exact numbers, end to end */
+  const char *in = "{\"pk\":\"k\",\"ns\":{\"$ns\":[12345678901234567890123456789,2]},\"v\":9.87654321098765432}";
+  size_t n = 0;
+  char *out = p_plain_exact_numbers(in, strlen(in), &n);
+  CHECK(out != NULL);
+  json_t *j = out ? json_loadb(out, n, 0, NULL) : NULL;
+  CHECK(j != NULL);
+  dv_arena *a = dv_arena_new();
+  dv_value item;
+  p_error e;
+  p_error_init(&e);
+  CHECK_EQ_INT(p_plain_item(j, a, &item, &e), 0);
+  if (e.code == P_OK) {
+    const dv_value *v = dv_map_get(&item, "v", 1);
+    CHECK(v && v->type == DV_N && strcmp(v->u.bytes, "9.87654321098765432") == 0);
+    const dv_value *ns = dv_map_get(&item, "ns", 2);
+    CHECK(ns && ns->type == DV_NS && ns->n == 2);
+    if (ns && ns->n == 2) CHECK(strcmp(ns->u.elems[1].u.bytes, "12345678901234567890123456789") == 0);
+  }
+  p_error_clear(&e);
+  json_decref(j);
+  free(out);
+  dv_arena_free(a);
+}
+
 int main(int argc, char **argv) {
   static const tl_test tests[] = {{"scalars", test_scalars},
                                   {"notations", test_notations},
@@ -1063,6 +1114,7 @@ int main(int argc, char **argv) {
                                   {"merge_patch", test_merge_patch},
                                   {"merge_random", test_merge_random},
                                   {"stream_record", test_stream_record},
+                                  {"exact_numbers", test_exact_numbers},
                                   {NULL, NULL}};
   return tl_run(tests, argc, argv);
 }
