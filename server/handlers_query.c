@@ -294,18 +294,19 @@ void h_scan(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  if (q.total_segments > 1 && q.esk.type == DV_M) {
-    const dv_value *hk = dv_map_get(&q.esk, ks.hash_name, strlen(ks.hash_name));
-    if (st_segment_of(hk, q.total_segments) != q.segment) {
-      p_scan_segment_error(&q, &e);
-      df_reply_error(r, &e, 0);
-      return;
-    }
+  if (df_run_scan(r, t, &ks, &q, 0, &e) != 0) df_reply_error(r, &e, 0);
+}
+
+int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, int plain, p_error *err) {
+  if (q->total_segments > 1 && q->esk.type == DV_M) {
+    const dv_value *hk = dv_map_get(&q->esk, ks->hash_name, strlen(ks->hash_name));
+    if (st_segment_of(hk, q->total_segments) != q->segment) return p_scan_segment_error(q, err);
   }
   st_iter_spec spec = {
-      .start_after = q.esk.type == DV_M ? &q.esk : NULL,
-      .segment = q.segment,
-      .total_segments = q.total_segments,
+      .start_after = q->esk.type == DV_M ? &q->esk : NULL,
+      .segment = q->segment,
+      .total_segments = q->total_segments,
   };
-  df_run_page(r, t, &ks, &q, &spec, 0, 0);
+  df_run_page(r, t, ks, q, &spec, 0, plain);
+  return 0;
 }

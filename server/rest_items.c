@@ -699,20 +699,7 @@ static void scan_items(df_rest *x, const char *table) {
     rest_p_error(x, &e, 0);
     return;
   }
-  if (q.total_segments > 1 && q.esk.type == DV_M) {
-    const dv_value *hk = dv_map_get(&q.esk, ks.hash_name, strlen(ks.hash_name));
-    if (st_segment_of(hk, q.total_segments) != q.segment) {
-      p_scan_segment_error(&q, &e);
-      rest_p_error(x, &e, 0);
-      return;
-    }
-  }
-  st_iter_spec spec = {
-      .start_after = q.esk.type == DV_M ? &q.esk : NULL,
-      .segment = q.segment,
-      .total_segments = q.total_segments,
-  };
-  df_run_page(r, t, &ks, &q, &spec, 0, 1);
+  if (df_run_scan(r, t, &ks, &q, 1, &e) != 0) rest_p_error(x, &e, 0);
 }
 
 /* PUT: replace (or create) one item. */

@@ -116,6 +116,10 @@ void h_scan(df_req *r);
  * with df_rest_reply_text (handlers_query.c). */
 void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const st_iter_spec *spec,
                  int never_resume, int plain);
+/* A checked Scan (p_check_scan done): the parallel-scan segment check of
+ * its ExclusiveStartKey, then df_run_page. 0, or -1 with err set and
+ * nothing answered (the caller answers in its face's words). */
+int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, int plain, p_error *err);
 
 /* ---- pages.c: sliced pages and the writes that wait for them ------------ */
 
