@@ -40,6 +40,7 @@ import tempfile
 import unittest
 from decimal import Decimal
 
+import harness
 from harness import Daemon, SLOW
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -249,7 +250,14 @@ class RestDocsTest(unittest.TestCase):
         work = tempfile.mkdtemp(prefix="dynafile-restdocs-")
         self.addCleanup(shutil.rmtree, work, True)
         addr = "127.0.0.1:%d" % d.port
-        env = dict(os.environ, DYNAFILE_ENDPOINT="http://" + addr, DYNAFILE_ADDR=addr, PATH="/usr/bin:/bin")
+        # `dynafiled` in an example is the daemon under test, and port 8001
+        # (the second daemon of the --rest-token example) a free port.
+        bindir = tempfile.mkdtemp(prefix="dynafile-restdocs-bin-")
+        self.addCleanup(shutil.rmtree, bindir, True)
+        os.symlink(harness.daemon_path(), os.path.join(bindir, "dynafiled"))
+        port2 = harness.free_port()
+        env = dict(os.environ, DYNAFILE_ENDPOINT="http://" + addr, DYNAFILE_ADDR=addr,
+                   PATH=bindir + ":/usr/bin:/bin")
         env.pop("DYNAFILE_REST_TOKEN", None)
         ran = skipped = compared = 0
         for body, line, expect in examples:
@@ -261,6 +269,7 @@ class RestDocsTest(unittest.TestCase):
                 skipped += 1
                 continue
             script = body.replace("127.0.0.1:8000", addr).replace("localhost:8000", addr)
+            script = script.replace("127.0.0.1:8001", "127.0.0.1:%d" % port2).replace("--port 8001", "--port %d" % port2)
             streaming = "/stream" in script
             limit = (10 if streaming else 60) * SLOW
             p = subprocess.Popen(["/bin/bash", "-e", "-o", "pipefail", "-c", script], cwd=work, env=env,
