@@ -536,6 +536,12 @@ void h_put_item(df_req *r) {
     df_reply_storage_error(r, rc, "PutItem");
     return;
   }
+  if (req.rv == P_RV_NONE && req.rcc == P_RCC_NONE) { /* the common answer, without a jansson tree */
+    char *empty = malloc(3);
+    if (empty) memcpy(empty, "{}", 3);
+    df_reply_text(r, empty, 2, lsn);
+    return;
+  }
   json_t *out = json_object();
   if (req.rv == P_RV_ALL_OLD && old.type == DV_M)
     json_object_set_new(out, "Attributes", p_item_to_json(&old));
@@ -569,20 +575,35 @@ void h_get_item(df_req *r) {
     return;
   }
   int found = item.type == DV_M;
-  json_t *out = json_object();
+  /* Written directly (no jansson tree): {"Item":..,"ConsumedCapacity":..}. */
+  p_buf b;
+  p_buf_init(&b);
+  p_buf_puts(&b, "{");
   if (found) {
     /* ProjectionExpression or AttributesToGet; the read is charged on the
      * whole item (operations.md 3). */
+    p_buf_puts(&b, "\"Item\":");
     if (req.projection) {
       dv_value proj = expr_project(&item, req.projection->paths, req.projection->n, r->arena);
-      json_object_set_new(out, "Item", p_item_to_json(&proj));
+      p_write_item_json(&b, &proj);
     } else {
-      json_object_set_new(out, "Item", p_item_to_json(&item));
+      p_write_item_json(&b, &item);
     }
   }
-  add_capacity(out, req.table_name, p_read_units(found ? dv_item_size(&item) : 0, found, req.consistent),
-               req.rcc);
-  df_reply_json(r, out, table_wait_lsn(t));
+  json_t *cc = p_consumed_capacity(req.table_name, p_read_units(found ? dv_item_size(&item) : 0, found,
+                                                                req.consistent), req.rcc);
+  if (cc) {
+    char *text = json_dumps(cc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(cc);
+    if (found) p_buf_puts(&b, ",");
+    p_buf_puts(&b, "\"ConsumedCapacity\":");
+    if (text) p_buf_puts(&b, text);
+    free(text);
+  }
+  p_buf_puts(&b, "}");
+  size_t len = 0;
+  char *body = p_buf_steal(&b, &len);
+  df_reply_text(r, body, len, table_wait_lsn(t));
 }
 
 void h_delete_item(df_req *r) {
