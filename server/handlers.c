@@ -217,10 +217,13 @@ int df_table_create(df_server *s, p_create_table *ct, st_table **out, uint64_t *
     p_error_set(e, P_RESOURCE_IN_USE, "Table already exists: %s", ct->table_name);
     return ST_EEXIST;
   }
-  char *meta = json_dumps(ct->meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(ct->meta);
+  json_t *m = ct->meta; /* kept below for the stream's names */
   ct->meta = NULL;
-  if (!meta) return ST_ENOMEM;
+  char *meta = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (!meta) {
+    json_decref(m);
+    return ST_ENOMEM;
+  }
   st_table_def def = {
       .ns = k_ns,
       .name = ct->table_name,
@@ -232,16 +235,15 @@ int df_table_create(df_server *s, p_create_table *ct, st_table **out, uint64_t *
   };
   int rc = st_table_create(s->db, &def, lsn);
   free(meta);
-  if (rc == ST_EEXIST) {
-    p_error_set(e, P_RESOURCE_IN_USE, "Table already exists: %s", ct->table_name);
+  st_table *t = rc == ST_OK ? st_table_find(s->db, k_ns, ct->table_name) : NULL;
+  if (rc == ST_OK && !t) rc = ST_ECORRUPT;
+  if (rc != ST_OK) {
+    json_decref(m);
+    if (rc == ST_EEXIST) p_error_set(e, P_RESOURCE_IN_USE, "Table already exists: %s", ct->table_name);
     return rc;
   }
-  if (rc != ST_OK) return rc;
-  st_table *t = st_table_find(s->db, k_ns, ct->table_name);
-  if (!t) return ST_ECORRUPT;
   /* A stream asked for at creation begins with the table. */
-  json_t *m = df_table_meta(t);
-  json_t *spec = m ? json_object_get(m, "StreamSpecification") : NULL;
+  json_t *spec = json_object_get(m, "StreamSpecification");
   if (spec && json_is_true(json_object_get(spec, "StreamEnabled"))) {
     char label[24];
     char *arn = NULL;

@@ -164,7 +164,7 @@ void h_batch_get_item(df_req *r) {
     size_t j = 0;
     for (; j < bt->n_keys && bytes <= P_BATCH_GET_MAX_BYTES; j++) {
       dv_value item = {.type = DV_NONE};
-      int rc = st_item_get(tables[i], &bt->keys[j], r->arena, &item);
+      int rc = df_item_read(s, tables[i], &bt->keys[j], r->arena, &item); /* expired: hidden */
       if (rc != ST_OK) {
         p_buf_free(&out);
         json_decref(unprocessed);
@@ -172,7 +172,6 @@ void h_batch_get_item(df_req *r) {
         df_reply_storage_error(r, rc, "BatchGetItem");
         return;
       }
-      if (item.type == DV_M && df_ttl_expired(s, tables[i], &item)) item.type = DV_NONE; /* hidden */
       int found = item.type == DV_M;
       units += p_read_units(found ? dv_item_size(&item) : 0, found, bt->consistent);
       if (!found) continue;

@@ -266,16 +266,21 @@ void h_query(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
+  df_run_query(r, t, &ks, &q, &rg, rg.one_row, 0);
+}
+
+void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const p_query_range *rg,
+                  int never_resume, int plain) {
   st_iter_spec spec = {
-      .hash_key = rg.hash,
-      .range_lo = rg.lo,
-      .lo_exclusive = rg.lo_excl,
-      .range_hi = rg.hi,
-      .hi_exclusive = rg.hi_excl,
-      .start_after = q.esk.type == DV_M ? &q.esk : NULL,
-      .reverse = !q.forward,
+      .hash_key = rg->hash,
+      .range_lo = rg->lo,
+      .lo_exclusive = rg->lo_excl,
+      .range_hi = rg->hi,
+      .hi_exclusive = rg->hi_excl,
+      .start_after = q->esk.type == DV_M ? &q->esk : NULL,
+      .reverse = !q->forward,
   };
-  df_run_page(r, t, &ks, &q, &spec, rg.one_row, 0);
+  df_run_page(r, t, ks, q, &spec, never_resume, plain);
 }
 
 void h_scan(df_req *r) {

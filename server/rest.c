@@ -182,40 +182,6 @@ void df_base64url_append(p_buf *b, const void *data, size_t n) {
   b->len = (size_t)(d - b->data);
 }
 
-static int b64_digit(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-' || c == '+') return 62;
-  if (c == '_' || c == '/') return 63;
-  return -1;
-}
-
-int rest_base64_decode(const char *text, size_t len, unsigned char **out, size_t *n) {
-  while (len > 0 && text[len - 1] == '=') len--;
-  if (len % 4 == 1) return -1;
-  unsigned char *buf = df_xmalloc(len / 4 * 3 + 3);
-  size_t k = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; i++) {
-    int d = b64_digit((unsigned char)text[i]);
-    if (d < 0) {
-      free(buf);
-      return -1;
-    }
-    acc = acc << 6 | (uint32_t)d;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      buf[k++] = (unsigned char)(acc >> bits);
-    }
-  }
-  *out = buf;
-  *n = k;
-  return 0;
-}
-
 /* ---- request parsing ------------------------------------------------------------ */
 
 static int hexval(int c) {
@@ -320,6 +286,18 @@ const char *rest_arg(const df_rest *x, const char *name, size_t *len) {
 
 const char *rest_header(const df_rest *x, const char *name) {
   return MHD_lookup_connection_value(x->mc, MHD_HEADER_KIND, name);
+}
+
+int rest_accept_has(const char *accept, const char *type) {
+  size_t want = strlen(type);
+  for (const char *p = accept; *p != '\0';) {
+    p += strspn(p, " \t,");
+    size_t tl = strcspn(p, ",;");
+    while (tl > 0 && (p[tl - 1] == ' ' || p[tl - 1] == '\t')) tl--;
+    if (tl == want && strncasecmp(p, type, tl) == 0) return 1;
+    p += strcspn(p, ",");
+  }
+  return 0;
 }
 
 json_t *rest_parse_json(const char *text, size_t len, json_error_t *err) {

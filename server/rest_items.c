@@ -321,23 +321,20 @@ static int add_cursor(df_rest *x, json_t *body) {
   size_t len = 0;
   const char *c = rest_arg(x, "cursor", &len);
   if (c == NULL || len == 0) return 0;
-  unsigned char *raw = NULL;
-  size_t n = 0;
   json_t *j = NULL;
   json_error_t err;
-  dv_value key;
+  dv_value raw, key;
   p_error e;
   p_error_init(&e);
-  if (rest_base64_decode(c, len, &raw, &n) != 0 ||
-      (j = rest_parse_json((const char *)raw, n, &err)) == NULL || !json_is_object(j) ||
+  /* base64url of the key's plain JSON: decoded as a binary key segment is */
+  if (p_plain_key_segment(c, len, DV_B, x->r->arena, &raw, &e) != 0 ||
+      (j = rest_parse_json(raw.u.bytes, raw.n, &err)) == NULL || !json_is_object(j) ||
       p_plain_item(j, x->r->arena, &key, &e) != 0) {
-    free(raw);
     json_decref(j);
     p_error_clear(&e);
     rest_fail(x, 0, 400, "BadRequest", "Invalid cursor (pass the cursor of the previous page as it was).");
     return -1;
   }
-  free(raw);
   json_decref(j);
   json_object_set_new(body, "ExclusiveStartKey", p_item_to_json(&key));
   return 0;
@@ -447,16 +444,7 @@ static void list_collection(df_rest *x, st_table *t, const p_key_schema *ks, con
     rest_p_error(x, &e, 0);
     return;
   }
-  st_iter_spec spec = {
-      .hash_key = rg.hash,
-      .range_lo = rg.lo,
-      .lo_exclusive = rg.lo_excl,
-      .range_hi = rg.hi,
-      .hi_exclusive = rg.hi_excl,
-      .start_after = q.esk.type == DV_M ? &q.esk : NULL,
-      .reverse = !q.forward,
-  };
-  df_run_page(r, t, ks, &q, &spec, 0, 1);
+  df_run_query(r, t, ks, &q, &rg, 0, 1);
   return;
 fail:
   json_decref(lo);
@@ -650,19 +638,8 @@ fail:
 
 /* Does the Accept header ask for NDJSON (and not for JSON)? */
 static int accepts_ndjson_only(const char *accept) {
-  if (accept == NULL) return 0;
-  int nd = 0, js = 0;
-  const char *p = accept;
-  while (*p != '\0') {
-    p += strspn(p, " \t,");
-    size_t len = strcspn(p, ",;");
-    size_t tl = len;
-    while (tl > 0 && (p[tl - 1] == ' ' || p[tl - 1] == '\t')) tl--;
-    if (tl == 20 && strncasecmp(p, "application/x-ndjson", 20) == 0) nd = 1;
-    if (tl == 16 && strncasecmp(p, "application/json", 16) == 0) js = 1;
-    p += strcspn(p, ",");
-  }
-  return nd && !js;
+  return accept != NULL && rest_accept_has(accept, "application/x-ndjson") &&
+         !rest_accept_has(accept, "application/json");
 }
 
 /* ---- /v1/tables/<t>/items ---------------------------------------------------------- */

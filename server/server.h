@@ -120,6 +120,10 @@ void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *
  * its ExclusiveStartKey, then df_run_page. 0, or -1 with err set and
  * nothing answered (the caller answers in its face's words). */
 int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, int plain, p_error *err);
+/* A checked Query (p_check_query done, its range in rg): df_run_page over
+ * the partition and sort-key range. */
+void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const p_query_range *rg,
+                  int never_resume, int plain);
 
 /* ---- pages.c: sliced pages and the writes that wait for them ------------ */
 

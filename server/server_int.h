@@ -143,11 +143,12 @@ json_t *rest_parse_json(const char *text, size_t len, json_error_t *err);
 /* 1 when the request's Content-Type is absent or one of the NULL-ended
  * media types; else answers 415 UnsupportedMediaType and returns 0. */
 int rest_media_type_ok(df_rest *x, const char *const *types);
+/* 1 when the Accept header value lists exactly the media range type
+ * (case-insensitive; parameters after ';' ignored). */
+int rest_accept_has(const char *accept, const char *type);
 /* A table for item operations (not CREATING); NULL = answered 404
  * ResourceNotFound. */
 st_table *rest_item_table(df_rest *x, const char *name);
-/* Decode base64url or base64 text into a malloc'd buffer; -1 if invalid. */
-int rest_base64_decode(const char *text, size_t len, unsigned char **out, size_t *n);
 
 /* rest_items.c: the item resources. seg[2] is "items" or "items:batch". */
 void rest_items(df_rest *x, const char *table); /* /v1/tables/<t>/items */

@@ -553,19 +553,9 @@ static void on_heartbeat(uv_timer_t *t) {
 
 /* Does the Accept header allow text/event-stream? (absent: yes) */
 static int accepts_event_stream(const char *accept) {
-  if (accept == NULL) return 1;
-  const char *p = accept;
-  while (*p != '\0') {
-    p += strspn(p, " \t,");
-    size_t len = strcspn(p, ",;");
-    size_t tl = len;
-    while (tl > 0 && (p[tl - 1] == ' ' || p[tl - 1] == '\t')) tl--;
-#define IS(lit) (tl == strlen(lit) && strncasecmp(p, lit, tl) == 0)
-    if (IS("text/event-stream") || IS("text/*") || IS("*/*")) return 1;
-#undef IS
-    p += strcspn(p, ",");
-  }
-  return accept[strspn(accept, " \t")] == '\0'; /* an empty header accepts anything */
+  if (accept == NULL || accept[strspn(accept, " \t")] == '\0') return 1; /* absent or empty: anything */
+  return rest_accept_has(accept, "text/event-stream") || rest_accept_has(accept, "text/*") ||
+         rest_accept_has(accept, "*/*");
 }
 
 /* A sequence number as sent ("%021" digits, or any run of 1..40 digits).

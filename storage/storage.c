@@ -1280,7 +1280,6 @@ int st_table_set_events(st_table *t, st_table *log, unsigned view) {
 st_table *st_table_events(const st_table *t) { return t->events; }
 
 uint64_t st_events_trimmed(const st_table *log) { return log->trimmed; }
-uint64_t st_events_count(const st_table *log) { return log->items; }
 
 /* Decode the stored event (key k, value v) into e; ST_ECORRUPT if malformed. */
 static int event_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen, dv_arena *a,

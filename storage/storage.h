@@ -124,7 +124,8 @@ st_table *st_table_find(st_db *db, const char *ns, const char *name);
 const st_table_def *st_table_info(const st_table *t);
 /* Engine-assigned id, unique for the life of the data directory. */
 uint64_t st_table_id(const st_table *t);
-/* Live counters: items and the sum of their DynamoDB sizes. */
+/* Live counters: items and the sum of their DynamoDB sizes (of an event
+ * log: its events and the sum of their encoded bytes). */
 uint64_t st_table_item_count(const st_table *t);
 uint64_t st_table_size_bytes(const st_table *t);
 /* LSN of the newest change to the table made since open (0 if none): a
@@ -245,8 +246,6 @@ int st_events_read(st_table *log, uint64_t from, uint64_t below, size_t max, siz
 /* The trim point: every event with seq < it was trimmed (0 if none ever
  * was). Persistent. */
 uint64_t st_events_trimmed(const st_table *log);
-/* Events held by the log and the sum of their encoded bytes. */
-uint64_t st_events_count(const st_table *log);
 /* Delete every event with seq < before (logged, one record); the trim point
  * becomes before (it never goes back: a smaller before is a no-op). */
 int st_events_trim(st_db *db, st_table *log, uint64_t before, uint64_t *lsn);

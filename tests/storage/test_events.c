@@ -262,7 +262,7 @@ static void test_views(void) {
     CHECK_EQ_INT(del_ex(db, t, &k, 0, &l), ST_OK); /* gone already: no event */
     int64_t t1 = now_ms();
     CHECK(last <= l_ins);
-    CHECK_EQ_INT(st_events_count(log), 3);
+    CHECK_EQ_INT(st_table_item_count(log), 3);
     CHECK(st_table_size_bytes(log) > 0);
     CHECK_EQ_INT(st_events_trimmed(log), 0);
     for (int pass = 0; pass < 2; pass++) {
@@ -305,7 +305,7 @@ static void test_views(void) {
         CHECK_EQ_INT(st_close(db), ST_OK);
         db = open_db(dir, NULL);
         log = st_table_find(db, "ns", "log");
-        CHECK_EQ_INT(st_events_count(log), 3);
+        CHECK_EQ_INT(st_table_item_count(log), 3);
         CHECK_EQ_INT(st_table_size_bytes(log), bytes);
       }
     }
@@ -421,10 +421,10 @@ static void test_batches(void) {
   dv_value got;
   CHECK_EQ_INT(st_item_get(t1, &a1k, a, &got), ST_OK);
   CHECK(dv_equal(&got, &a1));
-  CHECK_EQ_INT(st_events_count(l1), 2);
+  CHECK_EQ_INT(st_table_item_count(l1), 2);
   CHECK_EQ_INT(st_write(db, ok2, 2, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(l1), 3);
-  CHECK_EQ_INT(st_events_count(l2), 2);
+  CHECK_EQ_INT(st_table_item_count(l1), 3);
+  CHECK_EQ_INT(st_table_item_count(l2), 2);
 
   /* A big batch: indexes 0..n-1, seq strictly increasing. */
   enum { BIG = 300 };
@@ -565,13 +565,13 @@ static void test_trim(void) {
     seqs[i] = l << 16;
   }
   uint64_t bytes_all = st_table_size_bytes(log);
-  CHECK_EQ_INT(st_events_count(log), NE);
+  CHECK_EQ_INT(st_table_item_count(log), NE);
   st_event ev[64];
   size_t n;
   uint64_t next;
   CHECK_EQ_INT(st_events_trim(db, log, seqs[10], &l), ST_OK); /* deletes 0..9 */
   CHECK_EQ_INT(st_events_trimmed(log), seqs[10]);
-  CHECK_EQ_INT(st_events_count(log), NE - 10);
+  CHECK_EQ_INT(st_table_item_count(log), NE - 10);
   CHECK(st_table_size_bytes(log) < bytes_all);
   CHECK_EQ_INT(st_table_last_lsn(log), l);
   n = read_all(log, a, ev, 64);
@@ -587,7 +587,7 @@ static void test_trim(void) {
   CHECK_EQ_INT(st_events_trimmed(log), seqs[10]);
   /* Between two events: seqs[12] + 1 deletes 10..12. */
   CHECK_EQ_INT(st_events_trim(db, log, seqs[12] + 1, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), NE - 13);
+  CHECK_EQ_INT(st_table_item_count(log), NE - 13);
   CHECK_EQ_INT(st_events_trimmed(log), seqs[12] + 1);
   bytes_after = st_table_size_bytes(log);
   /* Survives a clean close. */
@@ -598,13 +598,13 @@ static void test_trim(void) {
   t = st_table_find(db, "ns", "t");
   CHECK_EQ_INT(st_events_trimmed(log), seqs[12] + 1);
   CHECK_EQ_INT(st_events_trimmed(empty), 77);
-  CHECK_EQ_INT(st_events_count(log), NE - 13);
+  CHECK_EQ_INT(st_table_item_count(log), NE - 13);
   CHECK_EQ_INT(st_table_size_bytes(log), bytes_after);
-  CHECK_EQ_INT(st_events_count(empty), 0);
+  CHECK_EQ_INT(st_table_item_count(empty), 0);
   /* A trim that deletes nothing, then a checkpoint: the point must still be
    * written (the tree had no other change). */
   CHECK_EQ_INT(st_events_trim(db, log, seqs[12] + 2, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), NE - 13);
+  CHECK_EQ_INT(st_table_item_count(log), NE - 13);
   CHECK_EQ_INT(st_events_trim(db, empty, 78, &l), ST_OK);
   CHECK_EQ_INT(st_sync(db), ST_OK);
   st_abandon(db); /* nothing pending: the checkpoint holds everything */
@@ -626,7 +626,7 @@ static void test_trim(void) {
   log = st_table_find(db, "ns", "log");
   t = st_table_find(db, "ns", "t");
   CHECK_EQ_INT(st_events_trimmed(log), seqs[20]);
-  CHECK_EQ_INT(st_events_count(log), NE - 20);
+  CHECK_EQ_INT(st_table_item_count(log), NE - 20);
   n = read_all(log, a, ev, 64);
   CHECK_EQ_INT(n, NE - 20);
   if (n) CHECK_EQ_INT(ev[0].seq, seqs[20]);
@@ -636,13 +636,13 @@ static void test_trim(void) {
   CHECK_EQ_INT(next, seqs[20] + 1);
   /* Trim everything, then new events come after. */
   CHECK_EQ_INT(st_events_trim(db, log, (st_last_lsn(db) + 1) << 16, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), 0);
+  CHECK_EQ_INT(st_table_item_count(log), 0);
   CHECK_EQ_INT(st_table_size_bytes(log), 0);
   CHECK_EQ_INT(st_table_set_events(t, log, ST_VIEW_KEYS), ST_OK);
   dv_value it = M(a, 2, "pk", S(a, "new"), "sk", Nint(a, 0));
   CHECK_EQ_INT(put_ex(db, t, &it, 0, &l), ST_OK);
   CHECK(l << 16 >= st_events_trimmed(log));
-  CHECK_EQ_INT(st_events_count(log), 1);
+  CHECK_EQ_INT(st_table_item_count(log), 1);
   CHECK_EQ_INT(st_close(db), ST_OK);
   dv_arena_free(a);
   rm_rf(dir);
@@ -664,7 +664,7 @@ static void test_drop_detach(void) {
     CHECK_EQ_INT(put_ex(db, t, &it, 0, &l), ST_OK);
   }
   CHECK_EQ_INT(st_table_drop(db, t, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), 5);
+  CHECK_EQ_INT(st_table_item_count(log), 5);
   st_event ev[16];
   CHECK_EQ_INT(read_all(log, a, ev, 16), 5);
   /* The log is free for a new table of the same name. */
@@ -672,23 +672,23 @@ static void test_drop_detach(void) {
   CHECK_EQ_INT(st_table_set_events(t, log, ST_VIEW_KEYS), ST_OK);
   dv_value it = M(a, 2, "pk", S(a, "k"), "sk", Nint(a, 0));
   CHECK_EQ_INT(put_ex(db, t, &it, 0, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), 6);
+  CHECK_EQ_INT(st_table_item_count(log), 6);
   /* Events survive a checkpoint after the drop (the table's files go). */
   CHECK_EQ_INT(st_sync(db), ST_OK);
   CHECK_EQ_INT(st_close(db), ST_OK);
   db = open_db(dir, NULL);
   t = st_table_find(db, "ns", "t");
   log = st_table_find(db, "ns", "log");
-  CHECK_EQ_INT(st_events_count(log), 6);
+  CHECK_EQ_INT(st_table_item_count(log), 6);
   CHECK_EQ_INT(read_all(log, a, ev, 16), 6);
   /* Detach: no more events. */
   CHECK_EQ_INT(st_table_set_events(t, log, ST_VIEW_KEYS), ST_OK);
   dv_value it2 = M(a, 2, "pk", S(a, "k"), "sk", Nint(a, 1));
   CHECK_EQ_INT(put_ex(db, t, &it2, 0, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), 7);
+  CHECK_EQ_INT(st_table_item_count(log), 7);
   CHECK_EQ_INT(st_table_set_events(t, NULL, 0), ST_OK);
   CHECK_EQ_INT(del_ex(db, t, &it2, 0, &l), ST_OK);
-  CHECK_EQ_INT(st_events_count(log), 7);
+  CHECK_EQ_INT(st_table_item_count(log), 7);
   /* Duplicates in a batch are fine again once detached. */
   st_write_req w[2] = {{t, ST_PUT, &it2, 0}, {t, ST_DEL, &it2, 0}};
   CHECK_EQ_INT(st_write(db, w, 2, &l), ST_OK);
@@ -713,7 +713,7 @@ static void test_drop_detach(void) {
   /* A new log with the old name is a new log: empty, new id. */
   log = make_log(db, "log");
   CHECK(st_table_id(log) > log_id);
-  CHECK_EQ_INT(st_events_count(log), 0);
+  CHECK_EQ_INT(st_table_item_count(log), 0);
   CHECK_EQ_INT(st_close(db), ST_OK);
   dv_arena_free(a);
   rm_rf(dir);
@@ -883,7 +883,7 @@ static void test_catalog_v1(void) {
   CHECK_EQ_INT(st_table_info(st_table_find(db, "x", "old2"))->kind, ST_KIND_TABLE);
   log = st_table_find(db, "ns", "log");
   CHECK(log && st_table_info(log)->kind == ST_KIND_EVENTS);
-  CHECK_EQ_INT(st_events_count(log), 1);
+  CHECK_EQ_INT(st_table_item_count(log), 1);
   CHECK_EQ_INT(st_close(db), ST_OK);
   dv_arena_free(a);
 out:
@@ -1248,8 +1248,8 @@ static void test_crash(void) {
     nbases = bi;
     model replayed = bases[bi - 1].m;
     long ne = replay_events(log, tp, UINT64_MAX, &replayed);
-    if (ne < 0 || (uint64_t)ne != st_events_count(log)) {
-      fprintf(stderr, "round %d: %ld events replayed, count %" PRIu64 "\n", round, ne, st_events_count(log));
+    if (ne < 0 || (uint64_t)ne != st_table_item_count(log)) {
+      fprintf(stderr, "round %d: %ld events replayed, count %" PRIu64 "\n", round, ne, st_table_item_count(log));
       all_ok = 0;
       break;
     }
@@ -1319,7 +1319,7 @@ static void test_crash_mid_checkpoint(void) {
     log = st_table_find(db, "ns", "log");
     model replayed = base;
     long ne = t && log ? replay_events(log, point, UINT64_MAX, &replayed) : -1;
-    if (!t || !log || st_events_trimmed(log) != point || ne < 0 || (uint64_t)ne != st_events_count(log) ||
+    if (!t || !log || st_events_trimmed(log) != point || ne < 0 || (uint64_t)ne != st_table_item_count(log) ||
         !model_check(t, &durable) || !model_check(t, &replayed)) {
       fprintf(stderr, "crash after %zu of %zu trees: mismatch\n", stop, nt);
       all_ok = 0;
