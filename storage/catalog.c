@@ -1,8 +1,9 @@
 /*
  * catalog.c -- encodings of table definitions and of the catalog file.
  *
- * The catalog file (<data>/catalog) is the list of live tables and event
- * logs as of a checkpoint, with the checkpoint's LSN and the next table id. It is written
+ * The catalog file (<data>/catalog) is the list of live tables, event logs
+ * and secondary indexes as of a checkpoint, with the checkpoint's LSN and
+ * the next table id (indexes and logs draw their ids from it too). It is written
  * only by checkpoints, always as a whole and atomically (temporary file,
  * fsync, rename, fsync of the directory), so it is either the old or the
  * new version, never a mix. Integers are little-endian; "varint" is the
@@ -13,7 +14,7 @@
  *   offset  size  meaning
  *   0       8     magic "DFCATLOG"
  *   8       4     format version V: 2 (written), or 1 (still read)
- *   12      4     number of entries N (tables and event logs)
+ *   12      4     number of entries N (tables, event logs and indexes)
  *   16      8     checkpoint LSN C: every log record <= C is reflected in
  *                 the catalog and in the partition files
  *   24      8     next table id (ids are never reused, even after a drop)
@@ -30,12 +31,29 @@
  * guessed at.
  *
  * Table definition, version 2 (catalog files of version 2 and the log's
- * CREATE_V2 operation): one kind byte, then the version-1 fields.
+ * CREATE_V2 operation): one kind byte, then the version-1 fields, then, for
+ * an index only, the index fields.
  *
  *   field        encoding
  *   kind         1 byte: 0 = table (ST_KIND_TABLE), 1 = event log
- *                (ST_KIND_EVENTS; then partitions must be 1)
+ *                (ST_KIND_EVENTS; then partitions must be 1), 2 = secondary
+ *                index (ST_KIND_INDEX)
  *   ...          the version-1 fields below
+ *   -- kind 2 only, after meta: --
+ *   base id      varint: id of the base table (> 0, < the index's own id)
+ *   index name   varint length + bytes (1..255): the IndexName
+ *   projection   1 byte: 0 KEYS_ONLY, 1 INCLUDE, 2 ALL (st_projection)
+ *   n include    varint (<= 1000; 0 unless projection is INCLUDE)
+ *   include      n include x (varint length + bytes, not empty)
+ *
+ * An index's version-1 fields hold: ns = "\x01ix" (CAT_IX_NS), name =
+ * "<base id in decimal>/<index name>", hash / range = the INDEX's key
+ * attributes (range absent for a hash-only index), partitions like a
+ * table, meta empty. Validity rule for kind 2 (else ST_ECORRUPT): ns and
+ * name exactly as just said, the fields above in range. That the base
+ * exists and is a table is checked by storage.c when it links the index
+ * (ST_ECORRUPT at open for a dangling index). Catalogs and records written
+ * before indexes existed hold no kind 2 and read as before.
  *
  * Table definition, version 1 (catalog files of version 1 and the log's
  * CREATE_TABLE operation; always a table):
@@ -101,6 +119,13 @@ static dv_type char_type(uint8_t c) {
   return c == 'S' ? DV_S : c == 'N' ? DV_N : c == 'B' ? DV_B : DV_NONE;
 }
 
+char *cat_ix_entry_name(uint64_t base_id, const char *ix_name) {
+  size_t n = strlen(ix_name) + 24;
+  char *p = cat_xmalloc(n);
+  snprintf(p, n, "%llu/%s", (unsigned long long)base_id, ix_name);
+  return p;
+}
+
 void cat_table_encode(const cat_table *t, unsigned version, st_buf *out) {
   assert(version == CAT_DEF_V2 || (version == CAT_DEF_V1 && t->kind == ST_KIND_TABLE));
   if (version == CAT_DEF_V2) {
@@ -124,6 +149,15 @@ void cat_table_encode(const cat_table *t, unsigned version, st_buf *out) {
   st_buf_append(out, b, 8);
   codec_put_varint(out, t->meta_len);
   st_buf_append(out, t->meta, t->meta_len);
+  if (t->kind == ST_KIND_INDEX) {
+    assert(version == CAT_DEF_V2);
+    codec_put_varint(out, t->base_id);
+    put_str(out, t->ix_name);
+    st_buf_append(out, &t->projection, 1);
+    size_t n = t->projection == ST_PROJ_INCLUDE ? t->n_include : 0;
+    codec_put_varint(out, n);
+    for (size_t i = 0; i < n; i++) put_str(out, t->include[i]);
+  }
 }
 
 /* Reader over a byte range; every get fails (returns 0) past the end. */
@@ -165,7 +199,34 @@ void cat_table_free(cat_table *t) {
   free(t->hash_name);
   free(t->range_name);
   free(t->meta);
+  free(t->ix_name);
+  for (size_t i = 0; i < t->n_include; i++) free(t->include[i]);
+  free(t->include);
   memset(t, 0, sizeof *t);
+}
+
+/* The index fields of a kind-2 definition (after meta), and the rule that
+ * ties its ns and name to them. */
+static int rd_index_fields(cat_rd *r, cat_table *t) {
+  uint64_t v;
+  size_t n;
+  uint8_t c;
+  if (!rd_varint(r, &t->base_id) || t->base_id == 0 || t->base_id >= t->id) return 0;
+  if (!rd_str(r, &t->ix_name, &n) || n == 0 || n > CAT_IX_MAX_NAME) return 0;
+  if (!rd_byte(r, &c) || c > ST_PROJ_ALL) return 0;
+  t->projection = c;
+  if (!rd_varint(r, &v) || v > CAT_IX_MAX_INCLUDE || (v && c != ST_PROJ_INCLUDE)) return 0;
+  t->include = v ? cat_xmalloc((size_t)v * sizeof *t->include) : NULL;
+  for (uint64_t i = 0; i < v; i++) {
+    if (!rd_str(r, &t->include[i], &n)) return 0;
+    t->n_include++;
+    if (n == 0) return 0;
+  }
+  if (strcmp(t->ns, CAT_IX_NS) != 0) return 0;
+  char *want = cat_ix_entry_name(t->base_id, t->ix_name);
+  int ok = strcmp(want, t->name) == 0;
+  free(want);
+  return ok;
 }
 
 int cat_table_decode(const uint8_t *p, size_t len, unsigned version, size_t *used,
@@ -178,7 +239,8 @@ int cat_table_decode(const uint8_t *p, size_t len, unsigned version, size_t *use
   uint8_t c;
   if (version != CAT_DEF_V1 && version != CAT_DEF_V2) goto fail;
   if (version == CAT_DEF_V2) {
-    if (!rd_byte(&r, &c) || (c != ST_KIND_TABLE && c != ST_KIND_EVENTS)) goto fail;
+    if (!rd_byte(&r, &c) || (c != ST_KIND_TABLE && c != ST_KIND_EVENTS && c != ST_KIND_INDEX))
+      goto fail;
     t->kind = (st_kind)c;
   }
   if (!rd_varint(&r, &t->id) || t->id == 0) goto fail;
@@ -211,6 +273,7 @@ int cat_table_decode(const uint8_t *p, size_t len, unsigned version, size_t *use
     memcpy(t->meta, r.p, (size_t)v);
   }
   r.p += v;
+  if (t->kind == ST_KIND_INDEX && !rd_index_fields(&r, t)) goto fail;
   *used = (size_t)(r.p - p);
   return ST_OK;
 fail:

@@ -6,9 +6,11 @@
  * CREATE_V2 operations) and the catalog file itself, which a checkpoint
  * writes atomically with the checkpoint LSN. A definition has two versions:
  * version 1 (tables only, catalog files of version 1 and CREATE_TABLE) and
- * version 2 (with the entry's kind, table or event log). The byte layouts
- * are at the top of catalog.c. The in-memory catalog (lookup by name and
- * id) is storage.c's.
+ * version 2 (with the entry's kind: table, event log or secondary index; an
+ * index's definition also names its base table, its IndexName, projection
+ * and INCLUDE attributes). The byte layouts are at the top of catalog.c.
+ * The in-memory catalog (lookup by name and id, index <-> base links) is
+ * storage.c's.
  */
 #ifndef DF_CATALOG_H
 #define DF_CATALOG_H
@@ -24,13 +26,22 @@
 #define CAT_FILE "catalog"
 #define CAT_TMP "catalog.tmp"
 
+/* The namespace of every secondary index's catalog entry. It starts with a
+ * control byte, which no namespace the server makes does, so an index never
+ * collides with a user table nor shows in st_table_list of a user
+ * namespace. The entry's name is "<base id>/<IndexName>" (unique per base). */
+#define CAT_IX_NS "\x01ix"
+/* Longest IndexName (bytes) and most INCLUDE names an index definition holds. */
+#define CAT_IX_MAX_NAME 255
+#define CAT_IX_MAX_INCLUDE 1000
+
 /* Versions of the table-definition encoding. */
 #define CAT_DEF_V1 1 /* without kind: always a table */
 #define CAT_DEF_V2 2 /* kind byte first */
 
 /* One table definition. Strings are malloc'd and NUL-terminated. */
 typedef struct cat_table {
-  st_kind kind;         /* ST_KIND_TABLE or ST_KIND_EVENTS */
+  st_kind kind;         /* ST_KIND_TABLE, ST_KIND_EVENTS or ST_KIND_INDEX */
   uint64_t id;          /* engine-assigned id, never reused */
   uint32_t partitions;  /* partition count, a power of two */
   char *ns;             /* namespace ("" = default) */
@@ -42,7 +53,15 @@ typedef struct cat_table {
   double created;       /* creation time, epoch seconds */
   uint8_t *meta;        /* caller's opaque bytes (NULL when meta_len is 0) */
   size_t meta_len;      /* bytes in meta */
+  uint64_t base_id;     /* index: id of its base table (0 for other kinds) */
+  char *ix_name;        /* index: its IndexName (NULL for other kinds) */
+  uint8_t projection;   /* index: ST_PROJ_* */
+  char **include;       /* index: INCLUDE attribute names (n_include of them) */
+  size_t n_include;     /* index: entries in include (0 unless ST_PROJ_INCLUDE) */
 } cat_table;
+
+/* The catalog name of index ix_name of base table base_id (malloc'd). */
+char *cat_ix_entry_name(uint64_t base_id, const char *ix_name);
 
 /* Append the encoding of t in version `version` (CAT_DEF_V1 or CAT_DEF_V2)
  * to out. Version 1 can only hold a table (ST_KIND_TABLE); the engine

@@ -58,6 +58,40 @@
  * canonical, so 1 and 1.0 hash alike. Validity rule for decoding: at least
  * 10 bytes, pk_len fits, an N key consumes its bytes exactly, the hash
  * matches, and a hash-only key has no trailing bytes.
+ *
+ * ---- Index entry key encoding ------------------------------------------------
+ *
+ * The B-tree key of one entry of a secondary index (storage.h "secondary
+ * indexes"): the index partition key's prefix exactly as above, then the
+ * index sort key and the base item's key.
+ *
+ *   offset  size    meaning
+ *   0       8       xxh64 of the INDEX partition key, as for a table key
+ *   8       2       pk_len, big-endian
+ *   10      pk_len  index partition key bytes (S/B raw, N as dv_num_keyenc)
+ *   ...     var     index sort key bytes (when the index has one), ESCAPED,
+ *                   then the terminator 0x00 0x01
+ *   ...     var     base partition key bytes, ESCAPED, then 0x00 0x01
+ *   ...     rest    base sort key bytes, raw (when the base has one); none
+ *                   for a hash-only base
+ *
+ * ESCAPED: every 0x00 byte becomes 0x00 0xFF, other bytes stay. The
+ * terminator 0x00 0x01 is below every escaped continuation (0x00 0xFF and
+ * any byte >= 0x01), so for two byte strings x < y (bytewise, shorter
+ * prefix first) esc(x)+T < esc(y)+T, and no esc(x)+T is a prefix of another:
+ * memcmp order of entry keys is (index partition key hash, its bytes, index
+ * sort key in DynamoDB order, base partition key bytes, base sort key
+ * bytes). N values are escaped from their dv_num_keyenc bytes, so numbers
+ * sort by value and 1 and 1.0 encode alike.
+ *
+ * Sort bounds (codec_ix_sort_bound): prefix + esc(v) is <= every entry with
+ * sort key v and > every entry with a smaller sort key; prefix + esc(v) +
+ * 0x00 0x02 is > every entry with sort key v (which continue with 0x00 0x01)
+ * and <= every entry with a greater sort key (which continue with 0x00 0xFF
+ * or a byte >= 0x01). Validity rule for decoding: a valid key prefix, each
+ * escaped part ends in a terminator and holds only 0x00 0xFF pairs for
+ * zeros, N parts consume their bytes exactly, nothing follows a hash-only
+ * base's partition key.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -493,4 +527,112 @@ int codec_key_decode(const uint8_t *p, size_t len, dv_type hk_type, dv_type rk_t
   if (hk) *hk = hv;
   if (rk) *rk = rv;
   return ST_OK;
+}
+
+/* ---- index entry keys ------------------------------------------------------- */
+
+/* Append b[0..len) escaped (0x00 -> 0x00 0xFF). */
+static void put_escaped(const uint8_t *b, size_t len, st_buf *out) {
+  size_t run = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (b[i] == 0) {
+      st_buf_append(out, b + run, i + 1 - run); /* up to and with the 0x00 */
+      put_byte(out, 0xFF);
+      run = i + 1;
+    }
+  }
+  st_buf_append(out, b + run, len - run);
+}
+
+static void put_escaped_key(const dv_value *k, st_buf *out) {
+  uint8_t tmp[DV_NUM_KEYMAX];
+  size_t len;
+  const uint8_t *b = key_bytes(k, tmp, &len);
+  put_escaped(b, len, out);
+}
+
+static const uint8_t ix_term[2] = {0x00, 0x01};
+
+void codec_ix_key_encode(const dv_value *ihk, const dv_value *irk, const dv_value *bhk,
+                         const dv_value *brk, st_buf *out) {
+  codec_key_prefix(ihk, out);
+  if (irk) {
+    put_escaped_key(irk, out);
+    st_buf_append(out, ix_term, 2);
+  }
+  put_escaped_key(bhk, out);
+  st_buf_append(out, ix_term, 2);
+  if (brk) {
+    uint8_t tmp[DV_NUM_KEYMAX];
+    size_t len;
+    const uint8_t *b = key_bytes(brk, tmp, &len);
+    st_buf_append(out, b, len);
+  }
+}
+
+void codec_ix_sort_bound(const dv_value *ihk, const dv_value *irk, int after, st_buf *out) {
+  static const uint8_t past[2] = {0x00, 0x02};
+  codec_key_prefix(ihk, out);
+  put_escaped_key(irk, out);
+  if (after) st_buf_append(out, past, 2);
+}
+
+/* Unescape one terminated part starting at *p (before end) into buf;
+ * advances *p past the terminator. 0 if malformed. */
+static int get_escaped(const uint8_t **p, const uint8_t *end, st_buf *buf) {
+  buf->len = 0;
+  const uint8_t *q = *p;
+  while (q < end) {
+    if (*q != 0) {
+      put_byte(buf, *q++);
+      continue;
+    }
+    if (end - q < 2) return 0;
+    if (q[1] == 0x01) {
+      *p = q + 2;
+      return 1;
+    }
+    if (q[1] != 0xFF) return 0;
+    put_byte(buf, 0);
+    q += 2;
+  }
+  return 0;
+}
+
+int codec_ix_key_decode(const uint8_t *p, size_t len, dv_type ihk_type, dv_type irk_type,
+                        dv_type bhk_type, dv_type brk_type, dv_arena *a, dv_value *ihk,
+                        dv_value *irk, dv_value *bhk, dv_value *brk) {
+  memset(ihk, 0, sizeof *ihk);
+  memset(irk, 0, sizeof *irk);
+  memset(bhk, 0, sizeof *bhk);
+  memset(brk, 0, sizeof *brk);
+  if (!p || len < 10 || !dv_type_is_scalar_key(ihk_type) || !dv_type_is_scalar_key(bhk_type))
+    return ST_ECORRUPT;
+  if (irk_type != DV_NONE && !dv_type_is_scalar_key(irk_type)) return ST_ECORRUPT;
+  if (brk_type != DV_NONE && !dv_type_is_scalar_key(brk_type)) return ST_ECORRUPT;
+  size_t hlen = ((size_t)p[8] << 8) | p[9];
+  if (hlen > len - 10) return ST_ECORRUPT;
+  uint64_t h = 0;
+  for (int i = 0; i < 8; i++) h = (h << 8) | p[i];
+  if (hash_bytes(ihk_type, p + 10, hlen) != h) return ST_ECORRUPT;
+  int rc = ST_ECORRUPT;
+  const uint8_t *q = p + 10 + hlen, *end = p + len;
+  st_buf tmp;
+  st_buf_init(&tmp);
+  if (key_value(p + 10, hlen, ihk_type, a, ihk)) goto done;
+  if (irk_type != DV_NONE) {
+    if (!get_escaped(&q, end, &tmp) || !tmp.len || key_value(tmp.p, tmp.len, irk_type, a, irk))
+      goto done;
+  }
+  if (!get_escaped(&q, end, &tmp) || !tmp.len || key_value(tmp.p, tmp.len, bhk_type, a, bhk))
+    goto done;
+  if (brk_type == DV_NONE) {
+    if (q != end) goto done;
+  } else if (q == end || key_value(q, (size_t)(end - q), brk_type, a, brk)) {
+    goto done;
+  }
+  rc = ST_OK;
+done:
+  st_buf_free(&tmp);
+  return rc;
 }

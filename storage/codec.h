@@ -15,6 +15,16 @@
  * by sort key in DynamoDB's order (S/B by bytes, N by value). The sort key
  * is last, so raw bytes need no terminator.
  *
+ * Index entry key encoding: the B-tree key of a secondary-index entry,
+ *   [the key prefix above, of the INDEX partition key]
+ *   [index sort key bytes, escaped and terminated (when the index has one)]
+ *   [base partition key bytes, escaped and terminated]
+ *   [base sort key bytes, raw (when the base table has one)]
+ * Escaping (0x00 -> 0x00 0xFF, terminator 0x00 0x01) keeps memcmp order
+ * equal to the order of the escaped bytes and makes each part prefix-free,
+ * so entries order by index partition key (hash order), index sort key
+ * (DynamoDB order), then the base item's key.
+ *
  * The exact byte layouts are written at the top of codec.c.
  */
 #ifndef DF_CODEC_H
@@ -46,6 +56,24 @@ void codec_key_prefix(const dv_value *hk, st_buf *out);
  * rk_type DV_NONE for hash-only. ST_ECORRUPT if malformed. */
 int codec_key_decode(const uint8_t *p, size_t len, dv_type hk_type, dv_type rk_type,
                      dv_arena *a, dv_value *hk, dv_value *rk);
+
+/* Append the B-tree key of an index entry: index keys ihk / irk (irk NULL
+ * for a hash-only index), base item keys bhk / brk (brk NULL for a
+ * hash-only base). All must be S, N or B. */
+void codec_ix_key_encode(const dv_value *ihk, const dv_value *irk, const dv_value *bhk,
+                         const dv_value *brk, st_buf *out);
+/* Append a bound on the entries of index partition key ihk by sort value
+ * irk: after = 0 gives the smallest key >= every entry whose sort key is
+ * >= irk (so every entry with sort key irk is >= it, every smaller one <);
+ * after = 1 the smallest key greater than every entry whose sort key is
+ * <= irk (so every entry with sort key irk is < it, every greater one >=). */
+void codec_ix_sort_bound(const dv_value *ihk, const dv_value *irk, int after, st_buf *out);
+/* Decode an index entry key back to its four key values (types from the
+ * index and base schemas; DV_NONE for an absent sort key). ST_ECORRUPT if
+ * malformed. */
+int codec_ix_key_decode(const uint8_t *p, size_t len, dv_type ihk_type, dv_type irk_type,
+                        dv_type bhk_type, dv_type brk_type, dv_arena *a, dv_value *ihk,
+                        dv_value *irk, dv_value *bhk, dv_value *brk);
 
 /* varints (LEB128, unsigned) */
 void codec_put_varint(st_buf *out, uint64_t v);

@@ -1,8 +1,8 @@
 /*
  * storage.c -- the engine behind storage.h: the data directory, the
  * in-memory catalog, item reads and writes over per-partition B-trees,
- * change events (event logs), group commit over the write-ahead log,
- * checkpoints and recovery.
+ * change events (event logs), secondary indexes, group commit over the
+ * write-ahead log, checkpoints and recovery.
  *
  * ---- Data directory ------------------------------------------------------
  *
@@ -14,7 +14,9 @@
  *   <dir>/tables/<id>/p<n>.bt  B-tree of partition n of table <id> (btree.c),
  *                              created on the first write to that partition:
  *                              a table without data has no files. An event
- *                              log <id> has one partition, p0.bt (below)
+ *                              log <id> has one partition, p0.bt (below); a
+ *                              secondary index <id> has partitions like a
+ *                              table, holding its entries (below)
  *
  * ---- Log payload ---------------------------------------------------------
  *
@@ -26,15 +28,22 @@
  *   op  name          fields
  *   1   PUT           varint table id, varint partition, varint key length,
  *                     key (codec.h key encoding), varint item length, item
- *                     (codec.h item encoding)
+ *                     (codec.h item encoding). On an index: the entry key
+ *                     (codec.h index entry key) and the projected item
  *   2   DEL           varint table id, varint partition, varint key length, key
+ *                     (a table's item or an index's entry)
  *   3   CREATE_TABLE  table definition, version 1 (catalog.c encoding, with
  *                     its id; always a table). Written by older versions,
  *                     still replayed
- *   4   DROP_TABLE    varint table id (a table or an event log)
+ *   4   DROP_TABLE    varint table id (a table, an event log or an index).
+ *                     st_table_drop of a table with indexes writes one
+ *                     DROP_TABLE per index first, then the table's, in one
+ *                     record; applying a table's drop also drops any index
+ *                     still linked to it (cascade), so no index ever
+ *                     outlives its base
  *   5   SET_META      varint table id, varint length, meta bytes
- *   6   CREATE_V2     table definition, version 2 (with its kind: a table or
- *                     an event log); every creation writes this one
+ *   6   CREATE_V2     table definition, version 2 (with its kind: a table, an
+ *                     event log or an index); every creation writes this one
  *   7   EVENT         varint event-log id, varint index i of the event
  *                     within the record (0, 1, 2... in request order; <
  *                     65536), then the event encoding (below)
@@ -70,6 +79,30 @@
  * record after the item operations; whether a request changes data is
  * decided before logging, from the item's stored bytes (the item encoding
  * is canonical, so equal bytes are equal items).
+ *
+ * Secondary indexes: an index is a catalog entry of kind ST_KIND_INDEX
+ * whose definition names its base table (catalog.c; its own ns is
+ * CAT_IX_NS, so it never appears among a namespace's tables). In memory an
+ * index points to its base and the base lists its indexes in creation
+ * order; the link is made when the catalog is loaded (a dangling index is
+ * ST_ECORRUPT), when a CREATE_V2 of an index is applied, and undone when
+ * either side is dropped. Its partition trees map the codec.h index entry
+ * key to the item encoding of the entry's projection (KEYS_ONLY: the base's
+ * and the index's key attributes; INCLUDE: those and the named attributes
+ * present; ALL: the item's own encoding), so its user words keep the entry
+ * count and the sum of the entries' DynamoDB sizes (IndexSizeBytes). An
+ * item is in an index when it has every index key attribute with the
+ * declared type and a legal key value (check_key) and its entry key fits a
+ * B-tree key (BT_MAX_KEY; only keys of several KB together miss it). For a
+ * table with indexes, st_write reads each item as it was before the batch,
+ * computes for every index its old and new entry, and appends to the same
+ * record, after all the item operations and before the EVENT operations,
+ * a DEL of the old entry key when the item left the index or its entry
+ * key changed and a PUT of the new entry when the item is in the index and
+ * its entry key or bytes changed (an unchanged entry writes nothing). Its
+ * index operations are ordinary PUT / DEL on the index's id and partition.
+ * st_index_fill (backfill) writes a record of PUTs of the entries of the
+ * items it read, skipping those stored byte-identical.
  *
  * Partitions: the partition of a key is the top log2(partitions) bits of the
  * 64-bit partition-key hash that begins its encoding (codec.h), so partition
@@ -184,6 +217,24 @@
  *     when its record is. A TRIM is logged like any change; the trim point
  *     it sets is in the log tree's user words, never lowered, so trimmed
  *     events never come back after recovery.
+ *
+ * D13. Indexes. A base write and the index operations that keep every
+ *     index of the base exact are operations of one record (the index
+ *     operations computed from the item as it was before the batch, which
+ *     may not touch one item twice), so after a crash the base item and all
+ *     its entries are both at the new state or both at the old (D3), and a
+ *     checkpoint never holds one without the other (D4). Replay applies an
+ *     index's PUT / DEL exactly like an item's, under the same L_p rule per
+ *     index partition (D6), and recomputes the entry count and size bytes
+ *     from the old values its trees return. The index's CREATE_V2 is a
+ *     record of its own that precedes every record that maintains it, and
+ *     the DROPs of a base's indexes are in the base's DROP record, so replay
+ *     never meets an index operation on a missing index or an index whose
+ *     base is gone (either is ST_ECORRUPT). A backfill record (st_index_fill)
+ *     holds ordinary PUTs of entries as they are at that moment; any later
+ *     write to those items is a later record, so replay ends at the same
+ *     entries as the live engine did. An index's files go like a dropped
+ *     table's (D5d, D8).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -293,6 +344,13 @@ struct st_table {
   unsigned view;      /* table: ST_VIEW_* of the attached log */
   st_table *events_of; /* event log: the table it is attached to, NULL if none */
   uint64_t trimmed;   /* event log: trim point (user word u[2] of its tree) */
+  st_table **ixs;     /* table: its secondary indexes, in creation (id) order */
+  size_t nix;         /* table: entries in ixs */
+  st_table *base;     /* index: its base table (NULL once either is dropped) */
+  st_index_def idef;  /* index: public view of its definition (strings of c) */
+  const char **pn;    /* index (KEYS_ONLY / INCLUDE): the attribute names projected */
+  uint32_t *pnl;      /* index: their lengths */
+  size_t npn;         /* index: entries in pn and pnl */
 };
 
 /* One tree of a checkpoint job. */
@@ -357,6 +415,11 @@ struct st_db {
   st_buf rbuf;            /* scratch: an item's stored bytes read before a write */
   st_buf ebuf;            /* scratch: the EVENT operations of a batch */
   st_buf tbuf;            /* scratch: an event's keys; a batch's keys (duplicate check) */
+  st_buf ibuf;            /* scratch: the index operations of a batch or a backfill */
+  st_buf ixk[2];          /* scratch: an item's old [0] and new [1] index entry key */
+  st_buf ixv[2];          /* scratch: an item's old [0] and new [1] index entry value */
+  dv_attr *pattrs;        /* scratch: the attributes of a projection */
+  size_t cappattrs;       /* allocated entries in pattrs */
   char replay_err[200];   /* why replay failed */
   char note[200];         /* what recovery cut off ("" if nothing) */
   uint64_t flushes;       /* stats: group commits */
@@ -556,6 +619,9 @@ static void table_free(st_table *t) {
   for (uint32_t p = 0; p < t->c.partitions; p++)
     if (t->parts[p].tree) bt_close(t->parts[p].tree);
   free(t->parts);
+  free(t->ixs);
+  free(t->pn);
+  free(t->pnl);
   cat_table_free(&t->c);
   free(t);
 }
@@ -571,7 +637,43 @@ static void table_sync_def(st_table *t) {
   t->def.meta = t->c.meta;
   t->def.meta_len = t->c.meta_len;
   t->def.created = t->c.created;
+  if (t->c.kind == ST_KIND_INDEX) {
+    t->idef.name = t->c.ix_name;
+    t->idef.hash = t->def.hash;
+    t->idef.range = t->def.range;
+    t->idef.projection = (st_projection)t->c.projection;
+    t->idef.include = (const char *const *)t->c.include;
+    t->idef.n_include = t->c.n_include;
+  }
 }
+
+/* Add name to ix's projected names unless it is there already. */
+static void ix_add_pname(st_table *ix, const char *name) {
+  if (!name) return;
+  for (size_t i = 0; i < ix->npn; i++)
+    if (strcmp(ix->pn[i], name) == 0) return;
+  ix->pn = xrealloc(ix->pn, (ix->npn + 1) * sizeof *ix->pn);
+  ix->pnl = xrealloc(ix->pnl, (ix->npn + 1) * sizeof *ix->pnl);
+  ix->pn[ix->npn] = name;
+  ix->pnl[ix->npn++] = (uint32_t)strlen(name);
+}
+
+/* Link index ix to its base b (which exists and is a table): append it to
+ * b's indexes and compute the names its projection keeps. */
+static void ix_link(st_table *ix, st_table *b) {
+  ix->base = b;
+  b->ixs = xrealloc(b->ixs, (b->nix + 1) * sizeof *b->ixs);
+  b->ixs[b->nix++] = ix;
+  if (ix->c.projection == ST_PROJ_ALL) return;
+  ix_add_pname(ix, b->c.hash_name);
+  ix_add_pname(ix, b->c.range_name);
+  ix_add_pname(ix, ix->c.hash_name);
+  ix_add_pname(ix, ix->c.range_name);
+  for (size_t i = 0; i < ix->c.n_include; i++) ix_add_pname(ix, ix->c.include[i]);
+}
+
+/* The base of index definition c if it is live and a table, else NULL. */
+static st_table *ix_base_of(const st_db *db, const cat_table *c);
 
 /* Open the partition files of t that exist. */
 static int table_open_parts(st_db *db, st_table *t, char *err, size_t errlen) {
@@ -603,10 +705,19 @@ static int table_open_parts(st_db *db, st_table *t, char *err, size_t errlen) {
   return ST_OK;
 }
 
-/* Make a table from c (taken) and insert it in the catalog. */
-static int table_add(st_db *db, cat_table *c, char *err, size_t errlen) {
+/* Make a table from c (taken) and insert it in the catalog. An index is
+ * linked to its base when link is set (a CREATE_V2 replayed or applied);
+ * st_open links the indexes of the catalog file once all are loaded. */
+static int table_add(st_db *db, cat_table *c, int link, char *err, size_t errlen) {
   if (table_by_id(db, c->id) || st_table_find(db, c->ns, c->name)) {
     errf(err, errlen, "table %" PRIu64 " (%s) defined twice", c->id, c->name);
+    cat_table_free(c);
+    return ST_ECORRUPT;
+  }
+  st_table *base = NULL;
+  if (c->kind == ST_KIND_INDEX && link && !(base = ix_base_of(db, c))) {
+    errf(err, errlen, "index %" PRIu64 " (%s) belongs to table %" PRIu64 ", which does not exist",
+         c->id, c->ix_name, c->base_id);
     cat_table_free(c);
     return ST_ECORRUPT;
   }
@@ -639,11 +750,47 @@ static int table_add(st_db *db, cat_table *c, char *err, size_t errlen) {
   db->by_id[j] = t;
   db->ntables++;
   if (t->c.id >= db->next_id) db->next_id = t->c.id + 1;
+  if (base) ix_link(t, base);
   return ST_OK;
 }
 
-/* Take t out of the catalog; free it unless a checkpoint still uses it. */
+static st_table *ix_base_of(const st_db *db, const cat_table *c) {
+  st_table *b = table_by_id(db, c->base_id);
+  return b && b->c.kind == ST_KIND_TABLE ? b : NULL;
+}
+
+/* Link every index of a freshly loaded catalog (st_open). */
+static int link_loaded_indexes(st_db *db, char *err, size_t errlen) {
+  for (size_t i = 0; i < db->ntables; i++) {
+    st_table *ix = db->by_id[i];
+    if (ix->c.kind != ST_KIND_INDEX) continue;
+    st_table *b = ix_base_of(db, &ix->c);
+    if (!b) {
+      errf(err, errlen,
+           "catalog: index %" PRIu64 " (%s) belongs to table %" PRIu64 ", which does not exist",
+           ix->c.id, ix->c.ix_name, ix->c.base_id);
+      return ST_ECORRUPT;
+    }
+    ix_link(ix, b);
+  }
+  return ST_OK;
+}
+
+/* Take t out of the catalog; free it unless a checkpoint still uses it.
+ * A table's remaining indexes go with it (cascade); an index is detached
+ * from its base. */
 static void table_remove(st_db *db, st_table *t) {
+  while (t->nix) table_remove(db, t->ixs[t->nix - 1]);
+  if (t->base) {
+    st_table *b = t->base;
+    size_t k = 0;
+    while (k < b->nix && b->ixs[k] != t) k++;
+    if (k < b->nix) {
+      memmove(b->ixs + k, b->ixs + k + 1, (b->nix - k - 1) * sizeof *b->ixs);
+      b->nix--;
+    }
+    t->base = NULL;
+  }
   size_t i = name_lower(db, t->c.ns, t->c.name);
   memmove(db->by_name + i, db->by_name + i + 1, (db->ntables - i - 1) * sizeof *db->by_name);
   size_t j = id_lower(db, t->c.id);
@@ -736,7 +883,7 @@ static int apply_item(st_db *db, uint64_t lsn, int op, op_rd *r) {
   if (op == OP_PUT && !rd_bytes(r, &val, &vlen)) return ST_ECORRUPT;
   st_table *t = table_by_id(db, tid);
   if (!t) return no_table(db, lsn, tid);
-  if (t->c.kind != ST_KIND_TABLE) return ST_ECORRUPT;
+  if (t->c.kind != ST_KIND_TABLE && t->c.kind != ST_KIND_INDEX) return ST_ECORRUPT;
   if (part >= t->c.partitions || klen < 8 || part_of_key(t, key) != part) return ST_ECORRUPT;
   st_part *pp = &t->parts[part];
   int rc;
@@ -892,7 +1039,7 @@ static int apply_ops(st_db *db, uint64_t lsn, const uint8_t *p, size_t len) {
         if (cat_table_decode(r.p, (size_t)(r.end - r.p), version, &used, &c) != ST_OK)
           return ST_ECORRUPT;
         r.p += used;
-        rc = table_add(db, &c, db->replay_err, sizeof db->replay_err);
+        rc = table_add(db, &c, 1, db->replay_err, sizeof db->replay_err);
         break;
       }
       case OP_DROP:
@@ -1003,6 +1150,11 @@ int st_table_drop(st_db *db, st_table *t, uint64_t *lsn) {
   size_t off;
   st_buf *b = wal_rec_begin(db->wal, &off);
   uint8_t op = OP_DROP;
+  /* A base's indexes first, in the same record (D13). */
+  for (size_t i = 0; i < t->nix; i++) {
+    st_buf_append(b, &op, 1);
+    codec_put_varint(b, t->ixs[i]->c.id);
+  }
   st_buf_append(b, &op, 1);
   codec_put_varint(b, t->c.id);
   return commit_apply(db, b, off, lsn);
@@ -1070,8 +1222,107 @@ int st_item_get(st_table *t, const dv_value *key, dv_arena *a, dv_value *out) {
   return rc;
 }
 
-/* One request of a batch on a table with an event log, for the duplicate
- * check. */
+/* ---- index entries ----------------------------------------------------------- */
+
+/* The entry key of item in index ix into kb (emptied first). Returns 1 if
+ * the item is in the index (membership rule in the header comment), 0 if
+ * not, ST_EINVAL if item lacks valid base key attributes. */
+static int ix_key(const st_table *ix, const dv_value *item, st_buf *kb) {
+  const st_table *b = ix->base;
+  const dv_value *ihk = dv_map_get(item, ix->c.hash_name, ix->hash_len), *irk = NULL;
+  if (check_key(ihk, ix->c.hash_type, MAX_HASH_KEY) != ST_OK) return 0;
+  if (ix->c.range_name) {
+    irk = dv_map_get(item, ix->c.range_name, ix->range_len);
+    if (check_key(irk, ix->c.range_type, MAX_RANGE_KEY) != ST_OK) return 0;
+  }
+  const dv_value *bhk, *brk;
+  if (key_of(b, item, &bhk, &brk) != ST_OK) return ST_EINVAL;
+  kb->len = 0;
+  codec_ix_key_encode(ihk, irk, bhk, brk, kb);
+  return kb->len <= BT_MAX_KEY;
+}
+
+/* The entry of item in index ix: key into kb, projected item encoding into
+ * vb (both emptied first). enc[0..enclen) is the item's own encoding when
+ * the caller has it (NULL: encode here), the value of an ALL projection.
+ * Returns 1 / 0 / ST_EINVAL as ix_key. */
+static int ix_entry(st_db *db, const st_table *ix, const dv_value *item, const uint8_t *enc,
+                    size_t enclen, st_buf *kb, st_buf *vb) {
+  int in = ix_key(ix, item, kb);
+  if (in != 1) return in;
+  vb->len = 0;
+  if (ix->c.projection == ST_PROJ_ALL) {
+    if (enc)
+      st_buf_append(vb, enc, enclen);
+    else
+      codec_item_encode(item, vb);
+    return 1;
+  }
+  if (db->cappattrs < ix->npn) {
+    db->cappattrs = ix->npn;
+    db->pattrs = xrealloc(db->pattrs, db->cappattrs * sizeof *db->pattrs);
+  }
+  dv_value m = {.type = DV_M, .n = 0};
+  m.u.attrs = db->pattrs;
+  for (size_t i = 0; i < ix->npn; i++) {
+    const dv_value *v = dv_map_get(item, ix->pn[i], ix->pnl[i]);
+    if (v) db->pattrs[m.n++] = (dv_attr){ix->pn[i], ix->pnl[i], *v};
+  }
+  dv_map_sort(&m); /* names are unique (ix_add_pname) */
+  codec_item_encode(&m, vb);
+  return 1;
+}
+
+/* Append one PUT (val != NULL) or DEL operation on table or index t. */
+static void put_item_op(st_buf *b, const st_table *t, unsigned part, const st_buf *key,
+                        const st_buf *val) {
+  uint8_t op = val ? OP_PUT : OP_DEL;
+  st_buf_append(b, &op, 1);
+  codec_put_varint(b, t->c.id);
+  codec_put_varint(b, part);
+  codec_put_varint(b, key->len);
+  st_buf_append(b, key->p, key->len);
+  if (val) {
+    codec_put_varint(b, val->len);
+    st_buf_append(b, val->p, val->len);
+  }
+}
+
+static int buf_eq(const st_buf *x, const st_buf *y) {
+  return x->len == y->len && (x->len == 0 || memcmp(x->p, y->p, x->len) == 0);
+}
+
+/* Append to db->ibuf the index operations of request r on t (a table with
+ * indexes): db->rbuf / found hold the item before the batch, db->vbuf
+ * (ST_PUT) the new item's encoding. Index partition files a PUT needs are
+ * created here, so that an error logs nothing. */
+static int add_ix_ops(st_db *db, st_table *t, const st_write_req *r, int found, dv_arena *a) {
+  int put = r->op == ST_PUT;
+  if (!found && !put) return ST_OK; /* deleting nothing */
+  if (found && put && buf_eq(&db->rbuf, &db->vbuf)) return ST_OK; /* same item, same entries */
+  dv_value old;
+  if (found && codec_item_decode(db->rbuf.p, db->rbuf.len, a, &old) != ST_OK) return ST_ECORRUPT;
+  for (size_t i = 0; i < t->nix; i++) {
+    st_table *ix = t->ixs[i];
+    int o = found ? ix_entry(db, ix, &old, db->rbuf.p, db->rbuf.len, &db->ixk[0], &db->ixv[0]) : 0;
+    if (o < 0) return ST_ECORRUPT; /* a stored item without its keys */
+    int nw = put ? ix_entry(db, ix, r->item, db->vbuf.p, db->vbuf.len, &db->ixk[1], &db->ixv[1])
+                 : 0;
+    if (nw < 0) return nw;
+    int same_key = o && nw && buf_eq(&db->ixk[0], &db->ixk[1]);
+    if (o && !same_key) put_item_op(&db->ibuf, ix, part_of_key(ix, db->ixk[0].p), &db->ixk[0], NULL);
+    if (nw && !(same_key && buf_eq(&db->ixv[0], &db->ixv[1]))) {
+      unsigned p = part_of_key(ix, db->ixk[1].p);
+      int rc;
+      if (!ix->parts[p].tree && (rc = part_create(db, ix, p)) != ST_OK) return rc;
+      put_item_op(&db->ibuf, ix, p, &db->ixk[1], &db->ixv[1]);
+    }
+  }
+  return ST_OK;
+}
+
+/* One request of a batch on a table with an event log or indexes, for the
+ * duplicate check. */
 typedef struct ev_key {
   const st_table *t; /* its table */
   const uint8_t *k;  /* its encoded key */
@@ -1085,19 +1336,23 @@ static int ev_key_cmp(const void *a, const void *b) {
 }
 
 /* ST_EINVAL if two requests of w touch the same item of a table with an
- * event log (the event of each must see the item as it was before the
- * batch), ST_ETOOBIG if the record could hold more than MAX_EVENTS events. */
-static int check_event_batch(st_db *db, const st_write_req *w, size_t n) {
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++) m += w[i].table->events != NULL;
-  if (m > MAX_EVENTS) return ST_ETOOBIG;
+ * event log or indexes (the event and the index operations of each must
+ * see the item as it was before the batch), ST_ETOOBIG if the record could
+ * hold more than MAX_EVENTS events. */
+static int check_batch(st_db *db, const st_write_req *w, size_t n) {
+  size_t m = 0, nev = 0;
+  for (size_t i = 0; i < n; i++) {
+    nev += w[i].table->events != NULL;
+    m += w[i].table->events != NULL || w[i].table->nix != 0;
+  }
+  if (nev > MAX_EVENTS) return ST_ETOOBIG;
   if (m < 2) return ST_OK;
   ev_key *ks = xmalloc(m * sizeof *ks);
   size_t *offs = xmalloc(m * sizeof *offs);
   db->tbuf.len = 0;
   m = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!w[i].table->events) continue;
+    if (!w[i].table->events && !w[i].table->nix) continue;
     const dv_value *hk, *rk;
     key_of(w[i].table, w[i].item, &hk, &rk);
     offs[m] = db->tbuf.len;
@@ -1172,7 +1427,7 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
   if (db->failed) return ST_EFAILED;
   if (!w || n == 0) return ST_EINVAL;
   /* Validate everything before logging anything. */
-  int any_events = 0;
+  int any_events = 0, any_ix = 0;
   for (size_t i = 0; i < n; i++) {
     st_table *t = w[i].table;
     const dv_value *hk, *rk;
@@ -1183,16 +1438,21 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
     if (rc != ST_OK) return rc;
     if (w[i].op == ST_PUT && dv_item_size(w[i].item) > MAX_ITEM) return ST_ETOOBIG;
     any_events |= t->events != NULL;
+    any_ix |= t->nix != 0;
   }
   int64_t time_ms = 0;
-  if (any_events) {
-    int rc = check_event_batch(db, w, n);
+  if (any_events || any_ix) {
+    int rc = check_batch(db, w, n);
     if (rc != ST_OK) return rc;
+  }
+  if (any_events) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   }
   db->ebuf.len = 0;
+  db->ibuf.len = 0;
+  dv_arena *ar = any_ix ? dv_arena_new() : NULL; /* old items of tables with indexes */
   size_t nev = 0;
   size_t off;
   st_buf *b = wal_rec_begin(db->wal, &off);
@@ -1209,17 +1469,24 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
       rc = part_create(db, t, p);
     }
     int found = 0;
-    if (rc == ST_OK && t->events) {
+    if (rc == ST_OK && (t->events || t->nix)) {
       /* The item as it is before the batch (no other request of the batch
        * touches it): read before anything is applied. */
       db->rbuf.len = 0;
       if (t->parts[p].tree) rc = bt_get(t->parts[p].tree, db->kbuf.p, db->kbuf.len, &db->rbuf,
                                         &found);
       /* The log's file too, for the same reason. */
-      if (rc == ST_OK && !t->events->parts[0].tree) rc = part_create(db, t->events, 0);
+      if (rc == ST_OK && t->events && !t->events->parts[0].tree)
+        rc = part_create(db, t->events, 0);
     }
+    if (rc == ST_OK && w[i].op == ST_PUT) {
+      db->vbuf.len = 0;
+      codec_item_encode(w[i].item, &db->vbuf);
+    }
+    if (rc == ST_OK && t->nix) rc = add_ix_ops(db, t, &w[i], found, ar);
     if (rc != ST_OK) {
       wal_rec_abort(db->wal);
+      dv_arena_free(ar);
       return rc;
     }
     uint8_t op = w[i].op == ST_PUT ? OP_PUT : OP_DEL;
@@ -1229,20 +1496,23 @@ int st_write(st_db *db, const st_write_req *w, size_t n, uint64_t *lsn) {
     codec_put_varint(b, db->kbuf.len);
     st_buf_append(b, db->kbuf.p, db->kbuf.len);
     if (op == OP_PUT) {
-      db->vbuf.len = 0;
-      codec_item_encode(w[i].item, &db->vbuf);
       codec_put_varint(b, db->vbuf.len);
       st_buf_append(b, db->vbuf.p, db->vbuf.len);
     }
     if (t->events) add_event(db, &w[i], found, time_ms, &nev);
   }
-  /* The events follow the item operations in the same record (D12). */
+  dv_arena_free(ar);
+  /* The index operations follow the item operations in the same record
+   * (D13), the events follow both (D12). */
+  st_buf_append(b, db->ibuf.p, db->ibuf.len);
   st_buf_append(b, db->ebuf.p, db->ebuf.len);
   int rc = commit_apply(db, b, off, lsn);
   if (rc == ST_OK)
     for (size_t i = 0; i < n; i++) {
-      w[i].table->last_lsn = *lsn;
-      if (w[i].table->events) w[i].table->events->last_lsn = *lsn;
+      st_table *t = w[i].table;
+      t->last_lsn = *lsn;
+      if (t->events) t->events->last_lsn = *lsn;
+      for (size_t k = 0; k < t->nix; k++) t->ixs[k]->last_lsn = *lsn;
     }
   return rc;
 }
@@ -1254,6 +1524,143 @@ uint64_t st_item_hash(const dv_value *item) {
   uint64_t h = XXH64(b.p, b.len, 0);
   st_buf_free(&b);
   return h;
+}
+
+/* ---- secondary indexes ------------------------------------------------------------ */
+
+static st_table *iter_table(const st_iter *it);
+
+/* An index key attribute that is also a key attribute of the base must be
+ * declared with the base's type (else no item could ever be in the index). */
+static int ix_key_ok(const st_table *t, const st_key_def *k) {
+  if (!valid_name(k->name, 0) || !dv_type_is_scalar_key(k->type)) return 0;
+  if (!strcmp(k->name, t->c.hash_name) && k->type != t->c.hash_type) return 0;
+  if (t->c.range_name && !strcmp(k->name, t->c.range_name) && k->type != t->c.range_type)
+    return 0;
+  return 1;
+}
+
+int st_index_create(st_db *db, st_table *t, const st_index_def *def, st_table **out,
+                    uint64_t *lsn) {
+  if (out) *out = NULL;
+  if (db->failed) return ST_EFAILED;
+  if (!t || t->dropped || t->db != db || t->c.kind != ST_KIND_TABLE || !def || !def->name)
+    return ST_EINVAL;
+  size_t nlen = strlen(def->name);
+  if (nlen == 0 || nlen > CAT_IX_MAX_NAME || !ix_key_ok(t, &def->hash) ||
+      (def->range.name &&
+       (!ix_key_ok(t, &def->range) || !strcmp(def->range.name, def->hash.name))) ||
+      (unsigned)def->projection > ST_PROJ_ALL)
+    return ST_EINVAL;
+  size_t ninc = def->projection == ST_PROJ_INCLUDE ? def->n_include : 0;
+  if (ninc > CAT_IX_MAX_INCLUDE || (ninc && !def->include)) return ST_EINVAL;
+  for (size_t i = 0; i < ninc; i++)
+    if (!valid_name(def->include[i], 0)) return ST_EINVAL;
+  if (st_index_find(t, def->name)) return ST_EEXIST;
+  char *name = cat_ix_entry_name(t->c.id, def->name);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  cat_table c = {
+      .kind = ST_KIND_INDEX,
+      .id = db->next_id,
+      .partitions = db->opt.partitions,
+      .ns = CAT_IX_NS,
+      .name = name,
+      .hash_name = (char *)def->hash.name,
+      .hash_type = def->hash.type,
+      .range_name = (char *)def->range.name,
+      .range_type = def->range.name ? def->range.type : DV_NONE,
+      .created = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9,
+      .base_id = t->c.id,
+      .ix_name = (char *)def->name,
+      .projection = (uint8_t)def->projection,
+      .include = (char **)def->include,
+      .n_include = ninc,
+  };
+  size_t off;
+  st_buf *b = wal_rec_begin(db->wal, &off);
+  uint8_t op = OP_CREATE_V2;
+  st_buf_append(b, &op, 1);
+  cat_table_encode(&c, CAT_DEF_V2, b);
+  uint64_t l;
+  int rc = commit_apply(db, b, off, &l);
+  st_table *ix = rc == ST_OK ? st_table_find(db, CAT_IX_NS, name) : NULL;
+  free(name);
+  if (ix) {
+    ix->last_lsn = l;
+    if (out) *out = ix;
+  }
+  if (rc == ST_OK && lsn) *lsn = l;
+  return rc;
+}
+
+st_table *st_index_find(const st_table *t, const char *name) {
+  if (!t || !name) return NULL;
+  for (size_t i = 0; i < t->nix; i++)
+    if (!strcmp(t->ixs[i]->c.ix_name, name)) return t->ixs[i];
+  return NULL;
+}
+
+size_t st_table_indexes(const st_table *t, st_table **out, size_t max) {
+  for (size_t i = 0; i < t->nix && i < max; i++) out[i] = t->ixs[i];
+  return t->nix;
+}
+
+const st_index_def *st_index_info(const st_table *idx) {
+  return idx && idx->c.kind == ST_KIND_INDEX ? &idx->idef : NULL;
+}
+
+st_table *st_index_base(const st_table *idx) {
+  return idx && idx->c.kind == ST_KIND_INDEX ? idx->base : NULL;
+}
+
+int st_index_fill(st_db *db, st_table *idx, st_iter *base_it, size_t max, size_t *n_read,
+                  int *done, uint64_t *lsn) {
+  *n_read = 0;
+  *done = 0;
+  if (lsn) *lsn = 0;
+  if (db->failed) return ST_EFAILED;
+  if (!idx || idx->dropped || idx->db != db || idx->c.kind != ST_KIND_INDEX || !idx->base ||
+      !base_it || iter_table(base_it) != idx->base)
+    return ST_EINVAL;
+  dv_arena *a = dv_arena_new();
+  db->ibuf.len = 0;
+  int rc = ST_OK;
+  while (*n_read < max) {
+    dv_value item;
+    if ((rc = st_iter_next(base_it, a, &item)) != ST_OK) goto done;
+    if (item.type == DV_NONE) {
+      *done = 1;
+      break;
+    }
+    (*n_read)++;
+    int in = ix_entry(db, idx, &item, NULL, 0, &db->ixk[1], &db->ixv[1]);
+    if (in < 0) {
+      rc = ST_ECORRUPT; /* a stored item without its keys */
+      goto done;
+    }
+    if (!in) continue;
+    unsigned p = part_of_key(idx, db->ixk[1].p);
+    bt_tree *tree = idx->parts[p].tree;
+    int found = 0;
+    if (tree && (rc = bt_get(tree, db->ixk[1].p, db->ixk[1].len, &db->rbuf, &found)) != ST_OK)
+      goto done;
+    if (found && buf_eq(&db->rbuf, &db->ixv[1])) continue; /* already right */
+    if (!tree && (rc = part_create(db, idx, p)) != ST_OK) goto done;
+    put_item_op(&db->ibuf, idx, p, &db->ixk[1], &db->ixv[1]);
+  }
+  if (db->ibuf.len) {
+    size_t off;
+    st_buf *b = wal_rec_begin(db->wal, &off);
+    st_buf_append(b, db->ibuf.p, db->ibuf.len);
+    uint64_t l;
+    if ((rc = commit_apply(db, b, off, &l)) != ST_OK) goto done;
+    idx->last_lsn = l;
+    if (lsn) *lsn = l;
+  }
+done:
+  dv_arena_free(a);
+  return rc;
 }
 
 uint64_t st_table_last_lsn(const st_table *t) {
@@ -1397,6 +1804,8 @@ struct st_iter {
   st_buf val;        /* scratch for values */
 };
 
+static st_table *iter_table(const st_iter *it) { return it->t; }
+
 static void buf_set(st_buf *b, const void *p, size_t n) {
   b->len = 0;
   st_buf_append(b, p, n);
@@ -1415,7 +1824,12 @@ uint32_t st_segment_of(const dv_value *hash_key, uint32_t total_segments) {
 
 int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
   *out = NULL;
-  if (!t || t->dropped || t->c.kind != ST_KIND_TABLE || !spec) return ST_EINVAL;
+  if (!t || t->dropped || (t->c.kind != ST_KIND_TABLE && t->c.kind != ST_KIND_INDEX) || !spec)
+    return ST_EINVAL;
+  /* An index's sort key is escaped in its entry keys (codec.h), so its
+   * bounds are codec_ix_sort_bound's, which cover every entry of a sort
+   * value whatever the base key that follows it. */
+  int ix = t->c.kind == ST_KIND_INDEX;
   int rc = ST_EINVAL;
   st_iter *it = xcalloc(1, sizeof *it);
   it->t = t;
@@ -1430,15 +1844,25 @@ int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
     if ((spec->range_lo || spec->range_hi) && !t->c.range_name) goto fail;
     if (spec->range_lo) {
       if (check_key(spec->range_lo, t->c.range_type, MAX_RANGE_KEY) != ST_OK) goto fail;
-      codec_key_encode(spec->hash_key, spec->range_lo, &it->lo);
-      it->lo_excl = spec->lo_exclusive;
+      if (ix) {
+        codec_ix_sort_bound(spec->hash_key, spec->range_lo, spec->lo_exclusive, &it->lo);
+        it->lo_excl = 0;
+      } else {
+        codec_key_encode(spec->hash_key, spec->range_lo, &it->lo);
+        it->lo_excl = spec->lo_exclusive;
+      }
     } else {
       buf_set(&it->lo, it->prefix.p, it->prefix.len);
     }
     if (spec->range_hi) {
       if (check_key(spec->range_hi, t->c.range_type, MAX_RANGE_KEY) != ST_OK) goto fail;
-      codec_key_encode(spec->hash_key, spec->range_hi, &it->hi);
-      it->hi_excl = spec->hi_exclusive;
+      if (ix) {
+        codec_ix_sort_bound(spec->hash_key, spec->range_hi, !spec->hi_exclusive, &it->hi);
+        it->hi_excl = 1;
+      } else {
+        codec_key_encode(spec->hash_key, spec->range_hi, &it->hi);
+        it->hi_excl = spec->hi_exclusive;
+      }
     } else {
       /* Bound the top by the prefix's successor (exclusive), so that a
        * reverse walk starts at this partition key's last item and not at
@@ -1473,10 +1897,18 @@ int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out) {
   }
   if (spec->start_after) {
     const dv_value *hk, *rk;
-    if (key_of(t, spec->start_after, &hk, &rk) != ST_OK) goto fail;
     st_buf k;
     st_buf_init(&k);
-    codec_key_encode(hk, rk, &k);
+    if (ix) {
+      /* The index keys and the base keys: an entry's full key. */
+      if (!t->base || ix_key(t, spec->start_after, &k) != 1) {
+        st_buf_free(&k);
+        goto fail;
+      }
+    } else {
+      if (key_of(t, spec->start_after, &hk, &rk) != ST_OK) goto fail;
+      codec_key_encode(hk, rk, &k);
+    }
     unsigned kp = part_of_key(t, k.p);
     if (!it->reverse) {
       if (!it->lo.len || keycmp(k.p, k.len, it->lo.p, it->lo.len) >= 0) {
@@ -1741,6 +2173,12 @@ static void db_free(st_db *db) {
   st_buf_free(&db->rbuf);
   st_buf_free(&db->ebuf);
   st_buf_free(&db->tbuf);
+  st_buf_free(&db->ibuf);
+  for (int i = 0; i < 2; i++) {
+    st_buf_free(&db->ixk[i]);
+    st_buf_free(&db->ixv[i]);
+  }
+  free(db->pattrs);
   pthread_mutex_destroy(&db->ds->mu);
   pthread_cond_destroy(&db->ds->cv);
   free(db->ds);
@@ -1806,6 +2244,11 @@ int st_open(const char *dir, const st_options *opt, st_db **out, char *errbuf, s
   st_buf_init(&db->rbuf);
   st_buf_init(&db->ebuf);
   st_buf_init(&db->tbuf);
+  st_buf_init(&db->ibuf);
+  for (int i = 0; i < 2; i++) {
+    st_buf_init(&db->ixk[i]);
+    st_buf_init(&db->ixv[i]);
+  }
   cat_file cf = {0};
   char *waldir = xprintf("%s/wal", dir);
   char *tmp = xprintf("%s/" CAT_TMP, dir);
@@ -1827,7 +2270,8 @@ int st_open(const char *dir, const st_options *opt, st_db **out, char *errbuf, s
     db->ckpt_lsn = cf.ckpt_lsn;
     db->next_id = cf.next_id;
     for (size_t i = 0; i < cf.n; i++)
-      if ((rc = table_add(db, &cf.tables[i], errbuf, errlen)) != ST_OK) goto fail;
+      if ((rc = table_add(db, &cf.tables[i], 0, errbuf, errlen)) != ST_OK) goto fail;
+    if ((rc = link_loaded_indexes(db, errbuf, errlen)) != ST_OK) goto fail;
   }
 
   double t0 = now_seconds();

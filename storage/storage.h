@@ -95,8 +95,9 @@ typedef struct st_key_def {
 
 /* What a catalog entry is. */
 typedef enum st_kind {
-  ST_KIND_TABLE = 0, /* a table of items */
-  ST_KIND_EVENTS = 1 /* an event log: the change events of a table's stream (below) */
+  ST_KIND_TABLE = 0,  /* a table of items */
+  ST_KIND_EVENTS = 1, /* an event log: the change events of a table's stream (below) */
+  ST_KIND_INDEX = 2   /* a secondary index of a table (below; made by st_index_create only) */
 } st_kind;
 
 typedef struct st_table_def {
@@ -254,10 +255,85 @@ int st_events_trim(st_db *db, st_table *log, uint64_t before, uint64_t *lsn);
  * hash alike): the REST face's ETag. item must be a DV_M. */
 uint64_t st_item_hash(const dv_value *item);
 
+/* ---- secondary indexes ------------------------------------------------------ */
+
+/* A secondary index (a catalog entry of kind ST_KIND_INDEX, made by
+ * st_index_create) belongs to one table, its base, and holds one entry per
+ * base item that has every index key attribute with the index's declared
+ * type and a legal key value (non-empty S/B, partition key <= 2048 bytes,
+ * sort key <= 1024 bytes): a sparse index. Items without them, or with a
+ * value of another type, are simply not in it. The entry is the item's
+ * projection (ST_PROJ_*; it always holds the base table's key attributes
+ * and the index's) and its B-tree key orders entries by index partition key
+ * (in hash order, partitioned like a table), then index sort key (DynamoDB
+ * order), then the base item's key, so ties are broken by the table key.
+ *
+ * Maintenance is the engine's: every st_write to the base (put, delete,
+ * TTL deletion, any batch) adds to the SAME log record, after the item
+ * operations, the index operations that keep every index of the table
+ * exact: the old entry is deleted when the item leaves the index or its
+ * index key changes, the new entry written when the item is in the index
+ * and its entry (key or projected data) changed. After a crash table and
+ * indexes agree (one record, D3). A batch may not touch one item of a table
+ * with indexes twice (ST_EINVAL), as with an event log.
+ *
+ * The association is persistent (the index's catalog definition names its
+ * base): no re-attaching after st_open. Dropping the base drops its
+ * indexes in the same record. st_table_item_count / st_table_size_bytes of
+ * an index are its entry count and the sum of the entries' DynamoDB sizes
+ * (IndexSizeBytes). st_iter_open on an index iterates entries (below). */
+
+/* What an index entry holds beyond the table and index keys. */
+typedef enum st_projection {
+  ST_PROJ_KEYS_ONLY = 0, /* the keys only */
+  ST_PROJ_INCLUDE = 1,   /* the keys and the attributes named in include[] (those present) */
+  ST_PROJ_ALL = 2        /* the whole item */
+} st_projection;
+
+typedef struct st_index_def {
+  const char *name;           /* index name, unique among the base's indexes (1..255 bytes) */
+  st_key_def hash;            /* index partition key (required; may be the table's, an LSI) */
+  st_key_def range;           /* index sort key (name NULL: none) */
+  st_projection projection;   /* ST_PROJ_* */
+  const char *const *include; /* ST_PROJ_INCLUDE: non-key attribute names (others: ignored) */
+  size_t n_include;           /* entries in include (<= 1000) */
+} st_index_def;
+
+/* Create an empty index of table t (ST_KIND_TABLE) in one log record.
+ * From this call on every st_write to t maintains it; the items t already
+ * holds are NOT in it until st_index_fill has walked them (a GSI created on
+ * a table with data). ST_EEXIST if t has an index of that name, ST_EINVAL
+ * for a bad definition (hash and range the same attribute, bad types).
+ * *out (may be NULL) receives the index. */
+int st_index_create(st_db *db, st_table *t, const st_index_def *def, st_table **out, uint64_t *lsn);
+/* The index of t named name, NULL if none. */
+st_table *st_index_find(const st_table *t, const char *name);
+/* t's indexes in creation order: fills out[0..max) and returns how many t
+ * has (which may be more than max). */
+size_t st_table_indexes(const st_table *t, st_table **out, size_t max);
+/* An index's definition (borrowed; valid while the index exists); NULL if
+ * idx is not an index. */
+const st_index_def *st_index_info(const st_table *idx);
+/* The base table of an index (NULL if idx is not an index). */
+st_table *st_index_base(const st_table *idx);
+typedef struct st_iter st_iter; /* (below) */
+/* Backfill: read up to max items from base_it (an iterator the caller
+ * opened on the index's base, st_iter_open with any spec, usually the whole
+ * table) and write the entries of those that belong in the index, all in
+ * one log record, as they are now. Entries already right are left alone.
+ * *n_read = items read; *done = 1 when base_it is exhausted; *lsn = the
+ * record's LSN, or 0 when nothing had to be written. Interleave with
+ * st_write freely: writes maintain the index for items before and after
+ * the backfill position alike, so once *done the index is exact. */
+int st_index_fill(st_db *db, st_table *idx, st_iter *base_it, size_t max, size_t *n_read, int *done,
+                  uint64_t *lsn);
+/* Drop an index with st_table_drop(db, idx, lsn): one record; its entries
+ * and files go like a dropped table's, t's writes stop maintaining it. */
+
 /* ---- iterators ----------------------------------------------------------- */
 
-/* Items of one table in key order, for Scan and Query. The order is that of
- * the encoded keys: items grouped by partition key in hash order (the order
+/* Items of one table (or entries of one index) in key order, for Scan and
+ * Query. The order is that of the encoded keys: items grouped by partition key in hash order (the order
  * Scan returns and the one its segments split), and within one partition key
  * by sort key in DynamoDB order (S/B bytewise, N by value). */
 typedef struct st_iter st_iter;
@@ -270,7 +346,8 @@ typedef struct st_iter_spec {
   const dv_value *range_hi;    /* Query: highest sort-key value (NULL = unbounded) */
   int hi_exclusive;            /* 1: an item whose sort key equals range_hi is skipped */
   const dv_value *start_after; /* exclusive start (ExclusiveStartKey): a map holding the key
-                                  attributes of the last item already seen; NULL = from the
+                                  attributes of the last item already seen (of an index: its
+                                  index keys AND its base table's keys); NULL = from the
                                   first item */
   int reverse;                 /* 1: descending order (Query's ScanIndexForward=false) */
   uint32_t segment;            /* Scan: which segment of total_segments (0-based) */
@@ -282,8 +359,12 @@ typedef struct st_iter_spec {
 /* The scan segment (0-based, of total_segments) that holds every item of
  * partition-key value hash_key: the split st_iter_spec.segment uses. */
 uint32_t st_segment_of(const dv_value *hash_key, uint32_t total_segments);
-/* Open an iterator on t. ST_EINVAL for a malformed spec (wrong key types,
- * sort-key bounds on a table without sort key, segment >= total). The
+/* Open an iterator on t, a table or an index. On an index, hash_key and
+ * range_lo/hi are values of the INDEX's keys, entries come in index order
+ * (ties by table key) and each is returned as its projected item; segments
+ * split the index partition-key hash space. ST_EINVAL for a malformed spec
+ * (wrong key types, sort-key bounds on a table without sort key, segment >=
+ * total). The
  * iterator may be used across writes to the table (it resumes after the
  * last item returned); it must be closed before the table is dropped. */
 int st_iter_open(st_table *t, const st_iter_spec *spec, st_iter **out);
