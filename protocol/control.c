@@ -10,6 +10,10 @@
  *
  *   member                     JSON      meaning
  *   AttributeDefinitions *     array     [{AttributeName, AttributeType}] as sent
+ *   KeySchema                  array     the table's [{AttributeName, KeyType}] (the key
+ *                                        itself is the catalog's; this copy tells
+ *                                        UpdateTable which definitions a table key
+ *                                        uses; absent in metas made before indexes)
  *   BillingMode *              string    "PROVISIONED" | "PAY_PER_REQUEST"
  *   ProvisionedThroughput      object    {ReadCapacityUnits, WriteCapacityUnits}
  *                                        (provisioned tables only)
@@ -24,12 +28,16 @@
  *   LatestStreamArn,           string    the newest stream's ARN and label (set by the
  *   LatestStreamLabel                    server; they stay after a disable)
  *   TimeToLive                 object    {AttributeName} while TTL is enabled
+ *   LocalSecondaryIndexes      array     [{IndexName, KeySchema, Projection}]
+ *   GlobalSecondaryIndexes     array     [{IndexName, KeySchema, Projection,
+ *                                        ProvisionedThroughput, IndexStatus,
+ *                                        Backfilling}] (details: indexes.c)
  *
  * UpdateTable and UpdateTimeToLive (update_table.c) rewrite the meta in the
  * same representation.
  *
  * Unknown members are ignored when read back, so later releases may add
- * some (indexes) without a format change.
+ * some without a format change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +221,8 @@ static uint32_t kse_hash(const json_t *e) {
   return h;
 }
 
+static json_t *kse_json(const char *name, const char *type);
+
 /* ---- CreateTable ----------------------------------------------------------------- */
 
 void p__key_schema_constraints(p__verrs *v, const json_t *ks, const char *path) {
@@ -280,6 +290,30 @@ void p__throughput_constraints(p__verrs *v, const json_t *pt, const char *path) 
   }
 }
 
+/* The elements of LocalSecondaryIndexes / GlobalSecondaryIndexes: indexName,
+ * keySchema, projection (, provisionedThroughput), in the model's order. */
+static void index_list_constraints(p__verrs *v, const json_t *list, const char *path, int global) {
+  char p[192];
+  size_t i;
+  const json_t *e;
+  json_array_foreach(list, i, e) {
+    if (json_is_null(e)) {
+      snprintf(p, sizeof p, "%s.%zu.member", path, i + 1);
+      p__verr_null(v, p);
+      continue;
+    }
+    snprintf(p, sizeof p, "%s.%zu.member.indexName", path, i + 1);
+    p__index_name_constraints(v, p__member_get(e, "IndexName"), p);
+    snprintf(p, sizeof p, "%s.%zu.member.keySchema", path, i + 1);
+    p__key_schema_constraints(v, p__member_get(e, "KeySchema"), p);
+    snprintf(p, sizeof p, "%s.%zu.member.projection", path, i + 1);
+    p__projection_constraints(v, p__member_get(e, "Projection"), p);
+    const json_t *pt = global ? p__member_get(e, "ProvisionedThroughput") : NULL;
+    snprintf(p, sizeof p, "%s.%zu.member.provisionedThroughput", path, i + 1);
+    if (pt) p__throughput_constraints(v, pt, p);
+  }
+}
+
 static int create_constraints(const json_t *body, p_error *err) {
   p__verrs v;
   p__verrs_init(&v);
@@ -311,6 +345,8 @@ static int create_constraints(const json_t *body, p_error *err) {
   }
   p__table_name_constraints(&v, p__member_get(body, "TableName"), "tableName");
   p__key_schema_constraints(&v, p__member_get(body, "KeySchema"), "keySchema");
+  index_list_constraints(&v, p__member_get(body, "LocalSecondaryIndexes"), "localSecondaryIndexes", 0);
+  index_list_constraints(&v, p__member_get(body, "GlobalSecondaryIndexes"), "globalSecondaryIndexes", 1);
   const json_t *bm = p__member_get(body, "BillingMode");
   if (bm && !str_is(bm, "PROVISIONED") && !str_is(bm, "PAY_PER_REQUEST"))
     p__verr_enum(&v, json_string_value(bm), "billingMode", "PROVISIONED, PAY_PER_REQUEST");
@@ -353,8 +389,7 @@ static int create_constraints(const json_t *body, p_error *err) {
   return p__verrs_finish(&v, err);
 }
 
-/* "[a, b]" of the AttributeName members of a list. */
-static char *name_list(const json_t *list) {
+char *p__name_list(const json_t *list) {
   p__sbuf b = {0};
   p__sbuf_add(&b, "[", 1);
   size_t i;
@@ -371,7 +406,7 @@ static char *name_list(const json_t *list) {
   return b.p;
 }
 
-static const json_t *find_def(const json_t *defs, const char *name) {
+const json_t *p__find_def(const json_t *defs, const char *name) {
   size_t i;
   const json_t *e;
   json_array_foreach(defs, i, e) {
@@ -381,55 +416,12 @@ static const json_t *find_def(const json_t *defs, const char *name) {
   return NULL;
 }
 
-static dv_type def_type(const json_t *def) {
-  const char *t = json_string_value(p__member_get(def, "AttributeType"));
-  return dv_type_from_name(t, strlen(t));
-}
-
-/* Semantic checks of operations.md 4.1 (table without indexes). */
-static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out, p_error *err) {
-  const json_t *lsi = p__member_get(body, "LocalSecondaryIndexes");
-  const json_t *gsi = p__member_get(body, "GlobalSecondaryIndexes");
-  if (lsi && json_array_size(lsi) == 0)
-    return p_error_set(err, P_VALIDATION, INVALID "List of LocalSecondaryIndexes is empty");
-  if (gsi && json_array_size(gsi) == 0)
-    return p_error_set(err, P_VALIDATION, INVALID "List of GlobalSecondaryIndexes is empty");
-  if (lsi) return p__unsupported(err, "LocalSecondaryIndexes");
-  if (gsi) return p__unsupported(err, "GlobalSecondaryIndexes");
-  const json_t *ss = p__member_get(body, "StreamSpecification");
-  bool stream_on = ss && p__bool_value(p__member_get(ss, "StreamEnabled"));
-  if (stream_on && !p__member_get(ss, "StreamViewType"))
-    return p_error_set(err, P_VALIDATION,
-                       INVALID "Table is being created with a stream enabled, UpdateViewType is required");
-  if (ss && !stream_on && p__member_get(ss, "StreamViewType"))
-    return p_error_set(
-        err, P_VALIDATION,
-        INVALID "Table is being created with a stream disabled, UpdateViewType should not be specified");
-
-  const json_t *bm = p__member_get(body, "BillingMode");
-  bool on_demand = bm && str_is(bm, "PAY_PER_REQUEST");
-  const json_t *pt = p__member_get(body, "ProvisionedThroughput");
-  if (on_demand && pt)
-    return p_error_set(err, P_VALIDATION,
-                       INVALID
-                       "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when "
-                       "BillingMode is PAY_PER_REQUEST");
-  if (!on_demand && !pt)
-    return p_error_set(err, P_VALIDATION,
-                       INVALID
-                       "ReadCapacityUnits and WriteCapacityUnits must both be specified when "
-                       "BillingMode is PROVISIONED");
-  if (pt && p__throughput_bounds(pt, err)) return -1;
-
-  const json_t *defs = p__member_get(body, "AttributeDefinitions");
-  const json_t *ks = p__member_get(body, "KeySchema");
-  size_t nk = json_array_size(ks), nd = json_array_size(defs);
-  if (nk > nd)
-    return p_error_set(err, P_VALIDATION, "Invalid KeySchema: Some index key attribute have no definition");
+int p__key_schema_check(const json_t *ks, const json_t *defs, p_error *err) {
+  size_t nk = json_array_size(ks);
   for (size_t i = 0; i < nk; i++) {
     const char *kn = json_string_value(p__member_get(json_array_get(ks, i), "AttributeName"));
-    if (!find_def(defs, kn)) {
-      char *kl = name_list(ks), *dl = name_list(defs);
+    if (!p__find_def(defs, kn)) {
+      char *kl = p__name_list(ks), *dl = p__name_list(defs);
       p_error_set(err, P_VALIDATION,
                   INVALID
                   "Some index key attributes are not defined in AttributeDefinitions. Keys: %s, "
@@ -460,6 +452,57 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
   if (k1 && !str_is(p__member_get(k1, "KeyType"), "RANGE"))
     return p_error_set(err, P_VALIDATION,
                        "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type");
+  return 0;
+}
+
+static dv_type def_type(const json_t *def) {
+  const char *t = json_string_value(p__member_get(def, "AttributeType"));
+  return dv_type_from_name(t, strlen(t));
+}
+
+/* Semantic checks of operations.md 4.1: index lists, stream, billing, the
+ * table's key schema, definitions, then the indexes (indexes.c). */
+static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out, p_error *err) {
+  const json_t *lsi = p__member_get(body, "LocalSecondaryIndexes");
+  const json_t *gsi = p__member_get(body, "GlobalSecondaryIndexes");
+  if (lsi && json_array_size(lsi) == 0)
+    return p_error_set(err, P_VALIDATION, INVALID "List of LocalSecondaryIndexes is empty");
+  if (gsi && json_array_size(gsi) == 0)
+    return p_error_set(err, P_VALIDATION, INVALID "List of GlobalSecondaryIndexes is empty");
+  const json_t *ss = p__member_get(body, "StreamSpecification");
+  bool stream_on = ss && p__bool_value(p__member_get(ss, "StreamEnabled"));
+  if (stream_on && !p__member_get(ss, "StreamViewType"))
+    return p_error_set(err, P_VALIDATION,
+                       INVALID "Table is being created with a stream enabled, UpdateViewType is required");
+  if (ss && !stream_on && p__member_get(ss, "StreamViewType"))
+    return p_error_set(
+        err, P_VALIDATION,
+        INVALID "Table is being created with a stream disabled, UpdateViewType should not be specified");
+
+  const json_t *bm = p__member_get(body, "BillingMode");
+  bool on_demand = bm && str_is(bm, "PAY_PER_REQUEST");
+  const json_t *pt = p__member_get(body, "ProvisionedThroughput");
+  if (on_demand && pt)
+    return p_error_set(err, P_VALIDATION,
+                       INVALID
+                       "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+                       "BillingMode is PAY_PER_REQUEST");
+  if (!on_demand && !pt)
+    return p_error_set(err, P_VALIDATION,
+                       INVALID
+                       "ReadCapacityUnits and WriteCapacityUnits must both be specified when "
+                       "BillingMode is PROVISIONED");
+  if (pt && p__throughput_bounds(pt, err)) return -1;
+
+  const json_t *defs = p__member_get(body, "AttributeDefinitions");
+  const json_t *ks = p__member_get(body, "KeySchema");
+  size_t nk = json_array_size(ks), nd = json_array_size(defs);
+  if (nk > nd)
+    return p_error_set(err, P_VALIDATION, "Invalid KeySchema: Some index key attribute have no definition");
+  if (p__key_schema_check(ks, defs, err)) return -1;
+  const json_t *k0 = json_array_get(ks, 0), *k1 = nk > 1 ? json_array_get(ks, 1) : NULL;
+  const char *hash = json_string_value(p__member_get(k0, "AttributeName"));
+  const char *range = k1 ? json_string_value(p__member_get(k1, "AttributeName")) : NULL;
   for (size_t i = 0; i < nd; i++)
     for (size_t j = 0; j < i; j++) {
       const char *x = json_string_value(p__member_get(json_array_get(defs, i), "AttributeName"));
@@ -468,16 +511,19 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
         return p_error_set(err, P_VALIDATION,
                            INVALID "Duplicate AttributeName found in AttributeDefinitions: %s", x);
     }
-  if (nd != nk)
+  if (!lsi && !gsi && nd != nk)
     return p_error_set(err, P_VALIDATION,
                        INVALID
                        "Number of attributes in KeySchema does not exactly match number of attributes "
                        "defined in AttributeDefinitions");
 
   out->key.hash_name = dv_arena_strndup(a, hash, strlen(hash));
-  out->key.hash_type = def_type(find_def(defs, hash));
+  out->key.hash_type = def_type(p__find_def(defs, hash));
   out->key.range_name = range ? dv_arena_strndup(a, range, strlen(range)) : NULL;
-  out->key.range_type = range ? def_type(find_def(defs, range)) : DV_NONE;
+  out->key.range_type = range ? def_type(p__find_def(defs, range)) : DV_NONE;
+  json_t *lsi_meta = NULL, *gsi_meta = NULL;
+  if ((lsi || gsi) && p__create_indexes(body, &out->key, on_demand, a, &lsi_meta, &gsi_meta, out, err))
+    return -1;
 
   /* The meta object (layout at the top of this file). */
   json_t *meta = json_object();
@@ -490,6 +536,10 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
     json_array_append_new(adefs, o);
   }
   json_object_set_new(meta, "AttributeDefinitions", adefs);
+  json_t *kmeta = json_array();
+  json_array_append_new(kmeta, kse_json(hash, "HASH"));
+  if (range) json_array_append_new(kmeta, kse_json(range, "RANGE"));
+  json_object_set_new(meta, "KeySchema", kmeta);
   json_object_set_new(meta, "BillingMode", json_string(on_demand ? "PAY_PER_REQUEST" : "PROVISIONED"));
   if (pt) {
     json_t *o = json_object();
@@ -501,6 +551,8 @@ static int create_semantics(const json_t *body, dv_arena *a, p_create_table *out
   }
   const json_t *dp = p__member_get(body, "DeletionProtectionEnabled");
   if (dp) json_object_set_new(meta, "DeletionProtectionEnabled", json_boolean(p__bool_value(dp)));
+  if (lsi_meta) json_object_set_new(meta, "LocalSecondaryIndexes", lsi_meta);
+  if (gsi_meta) json_object_set_new(meta, "GlobalSecondaryIndexes", gsi_meta);
   if (stream_on)
     json_object_set_new(meta, "StreamSpecification",
                         p__stream_spec_json(json_string_value(p__member_get(ss, "StreamViewType"))));
@@ -601,7 +653,7 @@ static json_t *kse_json(const char *name, const char *type) {
 
 json_t *p_table_description(const p_context *ctx, const char *name, const p_key_schema *key,
                             const json_t *meta, double created, const char *status, uint64_t item_count,
-                            uint64_t size_bytes) {
+                            uint64_t size_bytes, const p_index_stats *stats, size_t n_stats) {
   json_t *d = json_object();
   const json_t *defs = p__member_get(meta, "AttributeDefinitions");
   if (defs) {
@@ -642,7 +694,6 @@ json_t *p_table_description(const p_context *ctx, const char *name, const p_key_
   arn = p__xmalloc(alen + 1);
   snprintf(arn, alen + 1, "arn:aws:dynamodb:%s:%s:table/%s", ctx->region, ctx->account, name);
   json_object_set_new(d, "TableArn", json_string(arn));
-  free(arn);
   const json_t *id = p__member_get(meta, "TableId");
   if (id) json_object_set_new(d, "TableId", json_deep_copy(id));
   if (on_demand) {
@@ -651,6 +702,8 @@ json_t *p_table_description(const p_context *ctx, const char *name, const p_key_
     json_object_set_new(b, "LastUpdateToPayPerRequestDateTime", json_real(created));
     json_object_set_new(d, "BillingModeSummary", b);
   }
+  p__describe_indexes(d, arn, meta, stats, n_stats);
+  free(arn);
   /* Streams (streams-ttl.md 1.1): the specification only while enabled,
    * the latest stream's ARN and label as long as the server keeps them. */
   static const char *const stream_members[] = {"StreamSpecification", "LatestStreamLabel", "LatestStreamArn"};

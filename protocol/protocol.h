@@ -156,6 +156,108 @@ int p_item_from_json(const json_t *j, p_layer layer, dv_arena *a, dv_value *out,
 json_t *p_value_to_json(const dv_value *v);
 json_t *p_item_to_json(const dv_value *item);
 
+/* ---- secondary indexes (protocol/indexes.c) ------------------------------- */
+
+/* A table's secondary indexes as the protocol sees them, read from the
+ * table's meta (p_table_indexes) or made by CreateTable. The meta keeps them
+ * as DynamoDB shows them (protocol/control.c's meta layout):
+ *   "LocalSecondaryIndexes"  [{IndexName, KeySchema, Projection}]
+ *   "GlobalSecondaryIndexes" [{IndexName, KeySchema, Projection,
+ *                              ProvisionedThroughput (provisioned tables),
+ *                              IndexStatus "CREATING"|"ACTIVE",
+ *                              Backfilling true (while being filled)}]
+ * and the key attributes' types in AttributeDefinitions. */
+
+typedef enum p_projection {
+  P_PROJ_KEYS_ONLY = 0, /* table key + index key (storage's ST_PROJ_KEYS_ONLY) */
+  P_PROJ_INCLUDE = 1,   /* those + NonKeyAttributes (ST_PROJ_INCLUDE) */
+  P_PROJ_ALL = 2        /* the whole item (ST_PROJ_ALL) */
+} p_projection;
+
+typedef struct p_index {
+  const char *name;        /* IndexName */
+  int global;              /* 1: a GSI, 0: an LSI */
+  p_key_schema key;        /* the index's key schema (an LSI's hash is the table's) */
+  p_projection projection; /* ProjectionType */
+  const char **include;    /* INCLUDE: NonKeyAttributes, in order (NULL otherwise) */
+  size_t n_include;        /* names in include */
+  int creating;            /* GSI: IndexStatus CREATING (not readable yet) */
+} p_index;
+
+/* The indexes in meta: LSIs first, then GSIs, each list in meta order.
+ * *idx from the arena (NULL when n is 0). -1 only for an unreadable meta. */
+int p_table_indexes(const json_t *meta, dv_arena *a, p_index **idx, size_t *n);
+/* The index named name among idx[0..n), NULL if none. */
+const p_index *p_index_find(const p_index *idx, size_t n, const char *name);
+/* 1 when attribute name is projected into ix's entries (a table key, an
+ * index key, ALL, or an INCLUDE name). ks: the table's key schema. */
+int p_index_projects(const p_key_schema *ks, const p_index *ix, const char *name, size_t len);
+
+/* Per-index live figures for DescribeTable. */
+typedef struct p_index_stats {
+  const char *name;    /* IndexName */
+  uint64_t item_count; /* ItemCount */
+  uint64_t size_bytes; /* IndexSizeBytes */
+} p_index_stats;
+
+/* A copy of meta (new ref) with GSI name's IndexStatus set to status
+ * ("CREATING" / "ACTIVE") and Backfilling set to true (backfilling != 0) or
+ * removed. meta itself is unchanged. */
+json_t *p_meta_set_index_status(const json_t *meta, const char *name, const char *status, int backfilling);
+
+/* Write-path checks of index keys (operations.md 5.1, 1.4; expressions.md
+ * 6), after the table's own key checks:
+ *   p_check_index_keys: an item to be written (PutItem, a BatchWriteItem
+ *     PutRequest, the /v1/ face): every index key attribute present must
+ *     have the index's type ("One or more parameter values were invalid:
+ *     Type mismatch for Index Key x Expected: S Actual: N IndexName: idx"),
+ *     a non-empty S/B ("One or more parameter values are not valid. A value
+ *     specified for a secondary index key is not supported. The
+ *     AttributeValue for a key attribute cannot contain an empty string
+ *     value. IndexName: <idx>, IndexKey: <attr>") and a legal size.
+ *   p_check_update_index: UpdateItem before the item is read: an action
+ *     whose path goes inside an index key attribute ("Key attributes must
+ *     be scalars; list random access '[]' and map lookup '.' are not
+ *     allowed: IndexKey: <name>"), a SET of an index key to a literal
+ *     (:value) of the wrong type or empty.
+ *   p_check_updated_index_keys: UpdateItem on the finished item: an index
+ *     key given a wrong-typed or empty value by a copy / function ("The
+ *     update expression attempted to update the secondary index key to
+ *     unsupported type", the empty-value message of expressions.md 6).
+ * Bare messages; 0 or -1 with err set.
+ * Callers: run them after the table's own checks (p_check_put_item /
+ * p_check_batch_write_table / p_check_update_item): an LSI's partition key
+ * is the table's and is not checked again here. Indexes are checked in idx
+ * order, key by key (hash, then range), the first problem answers; CREATING
+ * GSIs are checked too (writes during a backfill must fit the new index).
+ * p_check_updated_index_keys looks at the index key attributes of the
+ * finished item `item` whose value differs from the one in `old` (the item
+ * before the update; NULL or DV_NONE for none): an attribute the update
+ * leaves alone is never refused, even if its stored value does not fit an
+ * index created later (such an item is simply not in that index). */
+int p_check_index_keys(const p_index *idx, size_t n, const dv_value *item, p_error *err);
+struct p_update_item;
+int p_check_update_index(const p_index *idx, size_t n, const struct p_update_item *req, p_error *err);
+int p_check_updated_index_keys(const p_index *idx, size_t n, const dv_value *old, const dv_value *item,
+                               p_error *err);
+
+/* Index write units of one write (operations.md 3, "Index maintenance"):
+ * old/new the item before and after (NULL or DV_NONE: none). 0 when the
+ * index is untouched. An item is in the index when it has every index key
+ * with the declared type and a legal value (storage.h's sparse rule); an
+ * entry is ceil(projected bytes / 1024) units (at least 1); a moved entry
+ * costs its delete plus its put; an unchanged entry (same keys, same
+ * projected attributes) costs nothing. ks: the table's key schema. */
+double p_index_write_units(const p_key_schema *ks, const p_index *ix, const dv_value *old_item,
+                           const dv_value *new_item);
+/* ConsumedCapacity of a write with index arms (NULL when mode is NONE):
+ * TOTAL: {TableName, CapacityUnits = table + every index}; INDEXES adds
+ * "Table":{CapacityUnits:table} and GlobalSecondaryIndexes /
+ * LocalSecondaryIndexes arms for the indexes with units > 0. units[i]
+ * belongs to idx[i]. */
+json_t *p_consumed_capacity_indexed(const char *table, double table_units, const p_index *idx,
+                                    const double *units, size_t n, p_rcc mode);
+
 /* ---- control plane ------------------------------------------------------- */
 
 typedef struct p_create_table {
@@ -163,9 +265,14 @@ typedef struct p_create_table {
   p_key_schema key;       /* validated key schema */
   json_t *meta;           /* new ref: everything DescribeTable echoes beyond the key
                              schema (AttributeDefinitions, BillingMode,
-                             ProvisionedThroughput, TableId, ...), kept by the
-                             server as the table's opaque meta bytes (layout:
+                             ProvisionedThroughput, TableId, index lists ...), kept by
+                             the server as the table's opaque meta bytes (layout:
                              protocol/control.c) */
+  p_index *indexes;       /* LocalSecondaryIndexes then GlobalSecondaryIndexes, in request
+                             order (arena; all ACTIVE); NULL when none. The meta also
+                             keeps the table's "KeySchema" (UpdateTable's definition
+                             pruning needs it) */
+  size_t n_indexes;       /* entries in indexes */
 } p_create_table;
 
 int p_parse_create_table(const json_t *body, const p_context *ctx, dv_arena *a,
@@ -186,10 +293,16 @@ typedef struct p_list_tables {
 int p_parse_list_tables(const json_t *body, dv_arena *a, p_list_tables *out, p_error *err);
 
 /* TableDescription (operations.md 4.2): new ref. meta is what
- * p_parse_create_table produced (parsed back from the stored bytes). */
+ * p_parse_create_table produced (parsed back from the stored bytes).
+ * stats[0..n_stats): live figures of the indexes by name (an index of meta
+ * without an entry shows 0 items, 0 bytes). The index lists show
+ * IndexName, KeySchema, Projection, IndexSizeBytes, ItemCount, IndexArn
+ * (<TableArn>/index/<name>) and, for GSIs, IndexStatus, Backfilling (while
+ * set) and ProvisionedThroughput (zeros on-demand). */
 json_t *p_table_description(const p_context *ctx, const char *name, const p_key_schema *key,
                             const json_t *meta, double created, const char *status,
-                            uint64_t item_count, uint64_t size_bytes);
+                            uint64_t item_count, uint64_t size_bytes, const p_index_stats *stats,
+                            size_t n_stats);
 
 /* Operations without input members (DescribeLimits, DescribeEndpoints): the
  * body must be a JSON object (else bare SerializationException); members are
@@ -381,6 +494,8 @@ typedef struct p_query {
   const char *table_name;                   /* TableName */
   const char *index_name;                   /* IndexName, NULL if absent */
   p_select select;                          /* Select, or the default it implies */
+  int select_given;                         /* 1: Select was in the request (on an index, no
+                                               Select and no projection = ALL_PROJECTED) */
   uint32_t limit;                           /* Limit (items evaluated per page), 0 = none */
   int consistent;                           /* ConsistentRead */
   int forward;                              /* Query: ScanIndexForward (default 1); Scan: 1 */
@@ -407,12 +522,39 @@ typedef struct p_query_range {
 
 int p_parse_query(const json_t *body, dv_arena *a, p_query *out, p_error *err);
 int p_parse_scan(const json_t *body, dv_arena *a, p_query *out, p_error *err);
-/* After the table lookup: IndexName, key conditions vs schema, filter and
- * projection on key attributes, ExclusiveStartKey (schema, restartable,
- * partition, sort-key predicate). Fills *out. 0 or -1 with err set. */
-int p_check_query(const p_key_schema *ks, const p_query *q, dv_arena *a, p_query_range *out, p_error *err);
-/* After the table lookup: IndexName, ExclusiveStartKey vs schema. */
-int p_check_scan(const p_key_schema *ks, const p_query *q, p_error *err);
+/* After the table lookup: IndexName resolved among the table's indexes
+ * idx[0..nidx) ("The table does not have the specified index: X"; *which =
+ * the index, NULL for the table), then for an index: ConsistentRead on a
+ * GSI, a GSI still CREATING ("Cannot read from backfilling global secondary
+ * index: X"), Select ALL_ATTRIBUTES on a GSI not projecting ALL, a
+ * projection naming attributes a GSI does not project ("Global secondary
+ * index X does not project [a]"); then key conditions vs the (index's)
+ * schema, filter and projection on key attributes, ExclusiveStartKey
+ * (schema: table keys plus index keys on an index; restartable, partition,
+ * sort-key predicate). Fills *out (in the terms of the index when there is
+ * one). q->select P_SELECT_ALL with an index means ALL_PROJECTED when the
+ * request did not send Select (p_query.select_given 0). which may be NULL;
+ * on an index out->one_row is always 0 (index keys are not unique) and
+ * out's values are the index's keys.
+ * 0 or -1 with err set. */
+int p_check_query(const p_key_schema *ks, const p_index *idx, size_t nidx, const p_query *q, dv_arena *a,
+                  p_query_range *out, const p_index **which, p_error *err);
+/* After the table lookup: IndexName (as above, with the same index
+ * checks), ExclusiveStartKey vs schema (table keys plus index keys on an
+ * index: "The provided starting key is invalid"). */
+int p_check_scan(const p_key_schema *ks, const p_index *idx, size_t nidx, const p_query *q,
+                 const p_index **which, p_error *err);
+/* An index read that must fetch the base item for each entry: an LSI asked
+ * (Select ALL_ATTRIBUTES, a projection or a filter) for attributes it does
+ * not project. 0 for GSIs and for the table (ix NULL). */
+int p_index_needs_fetch(const p_key_schema *ks, const p_index *ix, const p_query *q);
+/* LastEvaluatedKey of an index page: the table keys and the index keys of
+ * entry (each once), a new DV_M in a. */
+dv_value p_index_item_key(const p_key_schema *ks, const p_index *ix, const dv_value *entry, dv_arena *a);
+/* ConsumedCapacity of a Query/Scan page on index ix (NULL: the table, as
+ * p_consumed_capacity): TOTAL {TableName, CapacityUnits}; INDEXES adds
+ * "Table":{"CapacityUnits":0} and the index's arm. NULL when mode is NONE. */
+json_t *p_consumed_capacity_read(const char *table, const p_index *ix, double units, p_rcc mode);
 /* The error for a parallel Scan whose ExclusiveStartKey lies in another
  * segment (the caller finds that out from the storage hash). Returns -1. */
 int p_scan_segment_error(const p_query *q, p_error *err);
@@ -479,8 +621,12 @@ typedef struct p_update_table {
   json_t *changes;         /* new ref: the other accepted members as sent (BillingMode,
                               ProvisionedThroughput, DeletionProtectionEnabled, TableClass,
                               SSESpecification, OnDemandThroughput, WarmThroughput,
-                              AttributeDefinitions); an empty object when none */
-  int has_gsi_updates;     /* GlobalSecondaryIndexUpdates present (not supported yet) */
+                              AttributeDefinitions, GlobalSecondaryIndexUpdates -- the
+                              latter read by p_check_update_table); an empty object when
+                              none */
+  int has_gsi_updates;     /* GlobalSecondaryIndexUpdates present */
+  const char *gsi_create;  /* the name of the GSI a Create entry adds, NULL if none */
+  const char *gsi_delete;  /* the name of the GSI a Delete entry drops, NULL if none */
   int has_replica_updates; /* ReplicaUpdates present (not supported) */
 } p_update_table;
 
@@ -493,11 +639,19 @@ typedef struct p_update_table {
 int p_parse_update_table(const json_t *body, dv_arena *a, p_update_table *out, p_error *err);
 /* After the table lookup: the checks against the table's current meta
  * ("Table already has an enabled stream: TableName: X", "Table has no
- * stream to disable: TableName: X", billing-mode / throughput rules), then
- * *new_meta = a copy of meta with the changes applied (new ref). Stream
- * members: on enable it sets StreamSpecification (the caller adds
- * LatestStreamArn/Label); on disable it removes StreamSpecification and
- * keeps LatestStreamArn/Label. 0 or -1 with err set. */
+ * stream to disable: TableName: X", billing-mode / throughput rules, the
+ * GlobalSecondaryIndexUpdates rules of operations.md 4.5: a Create whose
+ * name exists, whose key attributes lack definitions, while another GSI is
+ * CREATING (LimitExceeded), the 20-GSI limit; a Delete or Update of an
+ * unknown GSI (ResourceNotFound); index + stream change), then *new_meta =
+ * a copy of meta with the changes applied (new ref). Stream members: on
+ * enable it sets StreamSpecification (the caller adds LatestStreamArn/Label);
+ * on disable it removes StreamSpecification and keeps LatestStreamArn/Label.
+ * A GSI Create appends the index to GlobalSecondaryIndexes with IndexStatus
+ * CREATING (the caller fills it and then sets ACTIVE with
+ * p_meta_set_index_status) and merges AttributeDefinitions; a Delete removes
+ * it and prunes definitions no key uses any more; an Update sets its
+ * ProvisionedThroughput. 0 or -1 with err set. */
 int p_check_update_table(const json_t *meta, const p_update_table *req, json_t **new_meta, p_error *err);
 
 typedef struct p_update_ttl {

@@ -201,6 +201,45 @@ long long p__long_value(const json_t *j);
  * ReadCapacityUnits is out of bounds" (Read first). 0 or -1 with err set. */
 int p__throughput_bounds(const json_t *pt, p_error *err);
 
+/* Index members of CreateTable / UpdateTable (control.c, update_table.c,
+ * indexes.c). */
+/* Old-form constraint items of a Projection at path (update_table.c):
+ * null, projectionType enum, NonKeyAttributes elements 1..255, list 1..20. */
+void p__projection_constraints(p__verrs *v, const json_t *proj, const char *path);
+/* Old-form constraint items of an index name (3..255, pattern) at path. */
+void p__index_name_constraints(p__verrs *v, const json_t *name, const char *path);
+/* Semantic checks of one key schema (table or index) against a list of
+ * AttributeDefinitions (NULL = none), in CreateTable's order: a key
+ * attribute without definition ("Some index key attributes are not defined
+ * in AttributeDefinitions. Keys: [..], AttributeDefinitions: [..]"), NUL in
+ * a name, HASH and RANGE of one name, HASH first, RANGE second (control.c).
+ * 0 or -1 with err set. */
+int p__key_schema_check(const json_t *ks, const json_t *defs, p_error *err);
+/* Projection semantics (indexes.c): "Unknown ProjectionType: null",
+ * NonKeyAttributes with ALL / KEYS_ONLY, INCLUDE without NonKeyAttributes. */
+int p__projection_check(const json_t *proj, p_error *err);
+/* The AttributeDefinitions entry of name in defs, NULL if none (control.c). */
+const json_t *p__find_def(const json_t *defs, const char *name);
+/* CreateTable's LocalSecondaryIndexes / GlobalSecondaryIndexes after the
+ * table's own key checks (indexes.c): every index check of operations.md
+ * 4.1 in order, then the definitions against the keys used ("Some
+ * AttributeDefinitions are not used"). On success *lsi / *gsi are the meta
+ * lists (new refs, NULL when the request has none) and out->indexes /
+ * n_indexes are filled. ks: the table's validated key schema. */
+int p__create_indexes(const json_t *body, const p_key_schema *ks, bool on_demand, dv_arena *a,
+                      json_t **lsi, json_t **gsi, p_create_table *out, p_error *err);
+/* The meta form of one GSI of a request (CreateTable or an UpdateTable
+ * Create): IndexName, KeySchema, Projection, ProvisionedThroughput (when
+ * given and !on_demand), OnDemandThroughput / WarmThroughput as sent,
+ * IndexStatus status. New ref. */
+json_t *p__gsi_meta(const json_t *req, bool on_demand, const char *status);
+/* Adds "LocalSecondaryIndexes" / "GlobalSecondaryIndexes" of meta to the
+ * TableDescription d (indexes.c). */
+void p__describe_indexes(json_t *d, const char *table_arn, const json_t *meta, const p_index_stats *stats,
+                         size_t n_stats);
+/* "[a, b]" of the AttributeName members of a list (control.c), malloc'd. */
+char *p__name_list(const json_t *list);
+
 /* ---- value checks shared by the wire and the plain notation (json_value.c) -- */
 
 /* Nesting levels allowed in a value (depth as p_value_from_json's). */

@@ -26,13 +26,19 @@
  *      or QueryFilter/ScanFilter (with the ConditionalOperator rule),
  *      ProjectionExpression or AttributesToGet, then unused EAN/EAV;
  *   4. (caller) the table lookup (ResourceNotFoundException);
- *   5. p_check_query / p_check_scan: IndexName (no table has secondary
- *      indexes yet: "The table does not have the specified index"), the key
- *      conditions against the schema and key value sizes, filter on key
- *      attributes (Query), nested projection into a key (Query), the
- *      ExclusiveStartKey against the schema, then (Query) whether it can be
- *      restarted at all, lies in the queried partition and satisfies the
- *      sort-key condition;
+ *   5. p_check_query / p_check_scan: IndexName among the table's indexes
+ *      ("The table does not have the specified index"), then on an index:
+ *      ConsistentRead on a GSI, a GSI still backfilling, Select
+ *      ALL_ATTRIBUTES on a GSI that does not project ALL, a projection
+ *      naming attributes a GSI does not project (the missing top-level
+ *      names, first-use order, each once); then the key conditions against
+ *      the queried schema (the index's on an index) and key value sizes,
+ *      filter on the queried key attributes (Query), nested projection
+ *      into a key (Query), the ExclusiveStartKey against the schema (on an
+ *      index: the table keys plus the index keys, bare "The provided
+ *      starting key is invalid"), then (Query) whether it can be restarted
+ *      at all (never "one row" on an index: index keys are not unique),
+ *      lies in the queried partition and satisfies the sort-key condition;
  *   6. (caller, Scan) the ExclusiveStartKey's segment (p_scan_segment_error),
  *      which needs the storage engine's hash.
  *
@@ -281,6 +287,7 @@ static int select_check(const json_t *body, bool scan, p_query *q, p_error *err)
                      : member(body, "AttributesToGet")    ? "AttributesToGet"
                                                           : NULL;
   int sel = js ? select_from(js) : -1;
+  q->select_given = sel >= 0;
   if (sel < 0) {
     q->select = proj ? P_SELECT_SPECIFIC : P_SELECT_ALL;
     return 0;
@@ -476,9 +483,88 @@ int p_parse_scan(const json_t *body, dv_arena *a, p_query *out, p_error *err) {
 
 /* ---- after the table lookup -------------------------------------------------------------- */
 
-static int no_index(const p_query *q, p_error *err) {
-  if (q->index_name)
+/* "[a, b]": the top-level attributes of the projection that ix does not
+ * project, each once in first-use order; NULL when it projects them all. */
+static char *missing_attrs(const p_key_schema *ks, const p_index *ix, const expr_projection *p) {
+  p__sbuf b = {0};
+  int n = 0;
+  for (uint32_t i = 0; p && i < p->n; i++) {
+    const expr_path_elem *top = &p->paths[i].elems[0];
+    if (p_index_projects(ks, ix, top->name, top->name_len)) continue;
+    bool seen = false;
+    for (uint32_t j = 0; j < i && !seen; j++) {
+      const expr_path_elem *o = &p->paths[j].elems[0];
+      seen = o->name_len == top->name_len && !memcmp(o->name, top->name, top->name_len);
+    }
+    if (seen) continue;
+    p__sbuf_add(&b, n ? ", " : "[", n ? 2 : 1);
+    p__sbuf_add(&b, top->name, top->name_len);
+    n++;
+  }
+  if (!n) return NULL;
+  p__sbuf_add(&b, "]", 1);
+  return b.p;
+}
+
+/* IndexName resolved, then the checks that only concern an index (the
+ * p_check_query comment in protocol.h). */
+static int resolve_index(const p_key_schema *ks, const p_index *idx, size_t nidx, const p_query *q,
+                         const p_index **which, p_error *err) {
+  *which = NULL;
+  if (!q->index_name) return 0;
+  const p_index *ix = p_index_find(idx, nidx, q->index_name);
+  if (!ix)
     return p_error_set(err, P_VALIDATION, "The table does not have the specified index: %s", q->index_name);
+  if (ix->global) {
+    if (q->consistent)
+      return p_error_set(err, P_VALIDATION, "Consistent reads are not supported on global secondary indexes");
+    if (ix->creating)
+      return p_error_set(err, P_VALIDATION, "Cannot read from backfilling global secondary index: %s", ix->name);
+    if (q->select == P_SELECT_ALL && q->select_given && ix->projection != P_PROJ_ALL)
+      return p_error_set(err, P_VALIDATION,
+                         INVALID
+                         "Select type ALL_ATTRIBUTES is not supported for global secondary index %s because "
+                         "its projection type is not ALL",
+                         ix->name);
+    char *missing = missing_attrs(ks, ix, q->projection);
+    if (missing) {
+      p_error_set(err, P_VALIDATION, INVALID "Global secondary index %s does not project %s", ix->name, missing);
+      free(missing);
+      return -1;
+    }
+  }
+  *which = ix;
+  return 0;
+}
+
+/* An index's ExclusiveStartKey: exactly the table keys and the index keys,
+ * each with its type ("The provided starting key is invalid"), no empty
+ * value. */
+static int esk_index_check(const p_key_schema *ks, const p_index *ix, const p_query *q, p_error *err) {
+  if (q->esk.type != DV_M) return 0;
+  const char *names[4] = {ks->hash_name, ks->range_name, ix->key.hash_name, ix->key.range_name};
+  dv_type types[4] = {ks->hash_type, ks->range_type, ix->key.hash_type, ix->key.range_type};
+  uint32_t want = 0;
+  for (int i = 0; i < 4; i++) {
+    if (!names[i]) continue;
+    bool dup = false;
+    for (int j = 0; j < i; j++) dup |= names[j] && !strcmp(names[j], names[i]);
+    if (dup) continue;
+    want++;
+    const dv_value *v = dv_map_get(&q->esk, names[i], strlen(names[i]));
+    if (!v || v->type != types[i]) return p_error_set(err, P_VALIDATION, "The provided starting key is invalid");
+  }
+  if (q->esk.n != want) return p_error_set(err, P_VALIDATION, "The provided starting key is invalid");
+  for (int i = 0; i < 4; i++) {
+    if (!names[i]) continue;
+    const dv_value *v = dv_map_get(&q->esk, names[i], strlen(names[i]));
+    if ((v->type == DV_S || v->type == DV_B) && v->n == 0)
+      return p_error_set(err, P_VALIDATION,
+                         STARTING_KEY
+                         "One or more parameter values are not valid. The AttributeValue for a key attribute "
+                         "cannot contain an empty %s value. Key: %s",
+                         v->type == DV_S ? "string" : "binary", names[i]);
+  }
   return 0;
 }
 
@@ -538,9 +624,14 @@ static bool key_too_big(const dv_value *v, size_t max) {
   return v && (v->type == DV_S || v->type == DV_B) && v->n > max;
 }
 
-int p_check_query(const p_key_schema *ks, const p_query *q, dv_arena *a, p_query_range *out, p_error *err) {
+int p_check_query(const p_key_schema *table_ks, const p_index *idx, size_t nidx, const p_query *q, dv_arena *a,
+                  p_query_range *out, const p_index **which, p_error *err) {
   memset(out, 0, sizeof *out);
-  if (no_index(q, err)) return -1;
+  const p_index *ix = NULL;
+  if (which) *which = NULL;
+  if (resolve_index(table_ks, idx, nidx, q, &ix, err)) return -1;
+  /* From here on the queried key schema: the index's on an index. */
+  const p_key_schema *ks = ix ? &ix->key : table_ks;
   if (!q->key_cond)
     return p_error_set(err, P_VALIDATION, "Query condition missed key schema element: %s", ks->hash_name);
   expr_key_conds kc;
@@ -565,10 +656,11 @@ int p_check_query(const p_key_schema *ks, const p_query *q, dv_arena *a, p_query
               "QueryFilter can only contain non-primary key attributes: Primary key attribute: %s", keys[k]);
     }
   }
+  if (q->projection && ix && expr_check_projection_keys(q->projection, table_ks, err)) return -1;
   if (q->projection && expr_check_projection_keys(q->projection, ks, err)) return -1;
 
   out->hash = h->v1;
-  out->one_row = !ks->range_name || (r && r->op == EXPR_KEY_EQ);
+  out->one_row = !ix && (!ks->range_name || (r && r->op == EXPR_KEY_EQ));
   if (r) {
     switch (r->op) {
       case EXPR_KEY_EQ:
@@ -602,7 +694,7 @@ int p_check_query(const p_key_schema *ks, const p_query *q, dv_arena *a, p_query
   }
 
   if (q->esk.type == DV_M) {
-    if (esk_schema_check(ks, q, err)) return -1;
+    if (ix ? esk_index_check(table_ks, ix, q, err) : esk_schema_check(ks, q, err)) return -1;
     if (out->one_row)
       return p_error_set(err, P_VALIDATION, "The query can return at most one row and cannot be restarted");
     const dv_value *eh = dv_map_get(&q->esk, ks->hash_name, strlen(ks->hash_name));
@@ -610,17 +702,23 @@ int p_check_query(const p_key_schema *ks, const p_query *q, dv_arena *a, p_query
       return p_error_set(
           err, P_VALIDATION,
           "The provided starting key is outside query boundaries based on provided conditions");
-    const dv_value *er = dv_map_get(&q->esk, ks->range_name, strlen(ks->range_name));
+    const dv_value *er = r ? dv_map_get(&q->esk, ks->range_name, strlen(ks->range_name)) : NULL;
     if (r && !range_holds(r, er))
       return p_error_set(err, P_VALIDATION,
                          "The provided starting key does not match the range key predicate");
   }
+  if (which) *which = ix;
   return 0;
 }
 
-int p_check_scan(const p_key_schema *ks, const p_query *q, p_error *err) {
-  if (no_index(q, err)) return -1;
-  return esk_schema_check(ks, q, err);
+int p_check_scan(const p_key_schema *ks, const p_index *idx, size_t nidx, const p_query *q,
+                 const p_index **which, p_error *err) {
+  const p_index *ix = NULL;
+  if (which) *which = NULL;
+  if (resolve_index(ks, idx, nidx, q, &ix, err)) return -1;
+  if (ix ? esk_index_check(ks, ix, q, err) : esk_schema_check(ks, q, err)) return -1;
+  if (which) *which = ix;
+  return 0;
 }
 
 int p_scan_segment_error(const p_query *q, p_error *err) {

@@ -15,6 +15,16 @@
  *   OnDemandThroughput, WarmThroughput  members merged into the stored object
  *   StreamSpecification       {StreamEnabled:true, StreamViewType} while enabled
  *   TimeToLive                {AttributeName} while TTL is enabled
+ *   GlobalSecondaryIndexes    a Create appends the index (indexes.c's form) with
+ *                             IndexStatus CREATING and Backfilling true; a Delete
+ *                             removes it; an Update sets its ProvisionedThroughput;
+ *                             going on-demand removes every GSI's throughput
+ *   AttributeDefinitions      a Create adds the definitions of its key attributes
+ *                             that are not stored yet (a stored one keeps its type;
+ *                             the request's other definitions are dropped); a Delete
+ *                             prunes those no key uses any more (the table's keys
+ *                             are known from the meta's KeySchema; a meta without
+ *                             one, from before indexes, prunes nothing)
  *
  * UpdateTable check order (the first failure answers; where AWS's order is
  * not pinned by the spec the choice is ours and marked so):
@@ -22,13 +32,26 @@
  *   2. member constraints of UpdateTableInput, joined, in the model's member
  *      order (AWS's join order for this operation is unverified);
  *   3. nothing asked; GSI update entries (empty entry, one index twice, more
- *      than one Create/Delete); stream view-type rules; "... modification
+ *      than one Create/Delete); a Create's key schema against the request's
+ *      AttributeDefinitions and its projection (CreateTable's messages), GSI
+ *      throughput bounds; stream view-type rules; "... modification
  *      must be the only operation in the request" (SSE, TableClass,
  *      DeletionProtection); stream + throughput; stream + index Create/Delete;
  *      throughput with PAY_PER_REQUEST; capacity bounds; global-table members
  *      dynafile does not support;
  *   4. after the table lookup (p_check_update_table): stream state, billing
- *      mode / throughput against the current values.
+ *      mode / throughput against the current values, then the GSI updates
+ *      against the table's indexes: a Create or Delete while a GSI is
+ *      CREATING (LimitExceeded), then entry by entry: a Create whose name
+ *      exists (LSI or GSI), a 21st GSI, a Create's throughput against the
+ *      billing mode after the request; a Delete or Update of an unknown GSI
+ *      (ResourceNotFound), an Update's throughput on an on-demand table;
+ *      last, a table going PROVISIONED whose GSIs get no throughput
+ *      ("ProvisionedThroughput must be specified for index: a,b").
+ * Messages no source pins (dynafile's choice): a Create of an existing name
+ * ("Global Secondary Index already exists: X", moto's) and the unknown-index
+ * ResourceNotFoundException ("Requested resource not found: Index: X not
+ * found").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,7 +279,7 @@ static void attrdefs_constraints(p__verrs *v, const json_t *defs) {
   }
 }
 
-static void index_name(p__verrs *v, const json_t *j, const char *path) {
+void p__index_name_constraints(p__verrs *v, const json_t *j, const char *path) {
   required_string(v, j, path, 3, 255, P_TABLE_NAME_PATTERN);
 }
 
@@ -277,7 +300,7 @@ static char *string_list_text(const json_t *list) {
   return b.p;
 }
 
-static void projection_constraints(p__verrs *v, const json_t *proj, const char *path) {
+void p__projection_constraints(p__verrs *v, const json_t *proj, const char *path) {
   char p[256];
   if (!proj) {
     p__verr_null(v, path);
@@ -320,25 +343,25 @@ static void gsi_updates_constraints(p__verrs *v, const json_t *list) {
                  *d = p__member_get(e, "Delete");
     if (u) {
       snprintf(p, sizeof p, "%s.update.indexName", base);
-      index_name(v, p__member_get(u, "IndexName"), p);
+      p__index_name_constraints(v, p__member_get(u, "IndexName"), p);
       const json_t *pt = p__member_get(u, "ProvisionedThroughput");
       snprintf(p, sizeof p, "%s.update.provisionedThroughput", base);
       if (pt) p__throughput_constraints(v, pt, p);
     }
     if (c) {
       snprintf(p, sizeof p, "%s.create.indexName", base);
-      index_name(v, p__member_get(c, "IndexName"), p);
+      p__index_name_constraints(v, p__member_get(c, "IndexName"), p);
       snprintf(p, sizeof p, "%s.create.keySchema", base);
       p__key_schema_constraints(v, p__member_get(c, "KeySchema"), p);
       snprintf(p, sizeof p, "%s.create.projection", base);
-      projection_constraints(v, p__member_get(c, "Projection"), p);
+      p__projection_constraints(v, p__member_get(c, "Projection"), p);
       const json_t *pt = p__member_get(c, "ProvisionedThroughput");
       snprintf(p, sizeof p, "%s.create.provisionedThroughput", base);
       if (pt) p__throughput_constraints(v, pt, p);
     }
     if (d) {
       snprintf(p, sizeof p, "%s.delete.indexName", base);
-      index_name(v, p__member_get(d, "IndexName"), p);
+      p__index_name_constraints(v, p__member_get(d, "IndexName"), p);
     }
   }
 }
@@ -361,7 +384,7 @@ static void replica_member_constraints(p__verrs *v, const json_t *m, const char 
       continue;
     }
     snprintf(p, sizeof p, "%s.indexName", gb);
-    index_name(v, p__member_get(e, "IndexName"), p);
+    p__index_name_constraints(v, p__member_get(e, "IndexName"), p);
     snprintf(p, sizeof p, "%s.provisionedThroughputOverride.readCapacityUnits", gb);
     positive_long(v, p__member_get(p__member_get(e, "ProvisionedThroughputOverride"), "ReadCapacityUnits"),
                   p);
@@ -513,6 +536,28 @@ static int gsi_updates_semantics(const json_t *list, p_error *err) {
   return 0;
 }
 
+/* A Create's key schema against the request's AttributeDefinitions and its
+ * projection, with CreateTable's messages; throughput bounds of Create and
+ * Update entries. */
+static int gsi_entries_check(const json_t *list, const json_t *defs, p_error *err) {
+  size_t i;
+  const json_t *e;
+  json_array_foreach(list, i, e) {
+    const json_t *c = p__member_get(e, "Create"), *u = p__member_get(e, "Update");
+    if (c) {
+      if (p__key_schema_check(p__member_get(c, "KeySchema"), defs, err)) return -1;
+      if (p__projection_check(p__member_get(c, "Projection"), err)) return -1;
+      const json_t *pt = p__member_get(c, "ProvisionedThroughput");
+      if (pt && p__throughput_bounds(pt, err)) return -1;
+    }
+    if (u) {
+      const json_t *pt = p__member_get(u, "ProvisionedThroughput");
+      if (pt && p__throughput_bounds(pt, err)) return -1;
+    }
+  }
+  return 0;
+}
+
 static int gsi_has_create_or_delete(const json_t *list) {
   size_t i;
   const json_t *e;
@@ -522,9 +567,9 @@ static int gsi_has_create_or_delete(const json_t *list) {
 
 /* The members copied into p_update_table.changes, in this order. */
 static const char *const k_change_members[] = {
-    "BillingMode",    "ProvisionedThroughput", "DeletionProtectionEnabled",
-    "TableClass",     "SSESpecification",      "OnDemandThroughput",
-    "WarmThroughput", "AttributeDefinitions",  NULL};
+    "BillingMode",    "ProvisionedThroughput", "DeletionProtectionEnabled",   "TableClass",
+    "SSESpecification", "OnDemandThroughput",  "WarmThroughput",              "AttributeDefinitions",
+    "GlobalSecondaryIndexUpdates", NULL};
 
 static int update_semantics(const json_t *body, p_update_table *out, p_error *err) {
   const json_t *bm = p__member_get(body, "BillingMode");
@@ -552,6 +597,7 @@ static int update_semantics(const json_t *body, p_update_table *out, p_error *er
                        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
                        "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required");
   if (has_gsi && gsi_updates_semantics(gsi, err)) return -1;
+  if (has_gsi && gsi_entries_check(gsi, p__member_get(body, "AttributeDefinitions"), err)) return -1;
 
   bool stream_on = ss && p__bool_value(p__member_get(ss, "StreamEnabled"));
   const json_t *vt = ss ? p__member_get(ss, "StreamViewType") : NULL;
@@ -610,6 +656,13 @@ int p_parse_update_table(const json_t *body, dv_arena *a, p_update_table *out, p
   if (update_constraints(body, err)) return -1;
   if (update_semantics(body, out, err)) return -1;
   out->table_name = p__member_str(body, "TableName", a, NULL);
+  size_t i;
+  const json_t *e;
+  json_array_foreach(p__member_get(body, "GlobalSecondaryIndexUpdates"), i, e) {
+    const json_t *c = p__member_get(e, "Create"), *d = p__member_get(e, "Delete");
+    if (c) out->gsi_create = p__member_str(c, "IndexName", a, NULL);
+    if (d) out->gsi_delete = p__member_str(d, "IndexName", a, NULL);
+  }
   return 0;
 }
 
@@ -627,6 +680,180 @@ static void merge_member(json_t *meta, const char *name, const json_t *src) {
   json_object_foreach((json_t *)src, k, x) {
     if (json_is_null(x)) continue;
     json_object_set_new(cur, k, json_deep_copy(x));
+  }
+}
+
+static const json_t *gsi_find(const json_t *list, const char *name) {
+  size_t i;
+  const json_t *e;
+  json_array_foreach(list, i, e) if (name && str_is(p__member_get(e, "IndexName"), name)) return e;
+  return NULL;
+}
+
+/* The GlobalSecondaryIndexUpdates rules against the table's meta
+ * (operations.md 4.5; order at the top of this file). on_demand: the billing
+ * mode after the request; to_provisioned: the request makes an on-demand
+ * table PROVISIONED. */
+static int gsi_meta_check(const json_t *meta, const json_t *updates, bool on_demand, bool to_provisioned,
+                          p_error *err) {
+  const json_t *gsis = p__member_get(meta, "GlobalSecondaryIndexes");
+  const json_t *lsis = p__member_get(meta, "LocalSecondaryIndexes");
+  size_t i;
+  const json_t *e;
+  bool online = false, creating = false;
+  json_array_foreach(updates, i, e) online |= p__member_get(e, "Create") || p__member_get(e, "Delete");
+  json_array_foreach(gsis, i, e) creating |= str_is(p__member_get(e, "IndexStatus"), "CREATING");
+  if (online && creating)
+    return p_error_set(err, P_LIMIT_EXCEEDED,
+                       "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously "
+                       "per table");
+  json_array_foreach(updates, i, e) {
+    const json_t *c = p__member_get(e, "Create"), *d = p__member_get(e, "Delete"), *u = p__member_get(e, "Update");
+    if (c) {
+      const char *name = json_string_value(p__member_get(c, "IndexName"));
+      if (gsi_find(gsis, name) || gsi_find(lsis, name))
+        return p_error_set(err, P_VALIDATION, "Global Secondary Index already exists: %s", name);
+      if (json_array_size(gsis) >= 20)
+        return p_error_set(err, P_VALIDATION,
+                           INVALID "GlobalSecondaryIndex count exceeds the per-table limit of 20");
+      const json_t *pt = p__member_get(c, "ProvisionedThroughput");
+      if (pt && on_demand)
+        return p_error_set(err, P_VALIDATION,
+                           INVALID "ProvisionedThroughput should not be specified for index: %s when BillingMode "
+                                   "is PAY_PER_REQUEST",
+                           name);
+      if (!pt && !on_demand)
+        return p_error_set(err, P_VALIDATION, INVALID "ProvisionedThroughput must be specified for index: %s",
+                           name);
+    }
+    const json_t *du = d ? d : u;
+    if (du) {
+      const char *name = json_string_value(p__member_get(du, "IndexName"));
+      if (!gsi_find(gsis, name))
+        return p_error_set(err, P_RESOURCE_NOT_FOUND, "Requested resource not found: Index: %s not found", name);
+    }
+    if (u && p__member_get(u, "ProvisionedThroughput") && on_demand)
+      return p_error_set(err, P_VALIDATION,
+                         INVALID "ProvisionedThroughput should not be specified for index: %s when BillingMode is "
+                                 "PAY_PER_REQUEST",
+                         json_string_value(p__member_get(u, "IndexName")));
+  }
+  if (to_provisioned) { /* every remaining GSI needs an Update with throughput */
+    p__sbuf b = {0};
+    json_array_foreach(gsis, i, e) {
+      const char *name = json_string_value(p__member_get(e, "IndexName"));
+      bool given = false;
+      size_t j;
+      const json_t *x;
+      json_array_foreach(updates, j, x) {
+        const json_t *u = p__member_get(x, "Update"), *d = p__member_get(x, "Delete");
+        given |= u && str_is(p__member_get(u, "IndexName"), name) && p__member_get(u, "ProvisionedThroughput");
+        given |= d && str_is(p__member_get(d, "IndexName"), name);
+      }
+      if (given || !name) continue;
+      if (b.len) p__sbuf_add(&b, ",", 1);
+      p__sbuf_add(&b, name, strlen(name));
+    }
+    if (b.len) {
+      p_error_set(err, P_VALIDATION, INVALID "ProvisionedThroughput must be specified for index: %s", b.p);
+      free(b.p);
+      return -1;
+    }
+    free(b.p);
+  }
+  return 0;
+}
+
+/* {ReadCapacityUnits, WriteCapacityUnits} of a request's throughput as
+ * integers (new ref). */
+static json_t *throughput_meta(const json_t *pt) {
+  json_t *o = json_object();
+  json_object_set_new(o, "ReadCapacityUnits", json_integer(p__long_value(p__member_get(pt, "ReadCapacityUnits"))));
+  json_object_set_new(o, "WriteCapacityUnits", json_integer(p__long_value(p__member_get(pt, "WriteCapacityUnits"))));
+  return o;
+}
+
+/* Does any key of the table (meta "KeySchema") or of an index of m use name?
+ * unknown: set when m has no KeySchema (a meta from before indexes). */
+static bool key_uses(const json_t *m, const char *name, bool *unknown) {
+  const json_t *tks = p__member_get(m, "KeySchema");
+  if (!tks) *unknown = true;
+  size_t i, j;
+  const json_t *e, *k;
+  json_array_foreach(tks, i, k) if (str_is(p__member_get(k, "AttributeName"), name)) return true;
+  static const char *const lists[2] = {"LocalSecondaryIndexes", "GlobalSecondaryIndexes"};
+  for (int l = 0; l < 2; l++)
+    json_array_foreach(p__member_get(m, lists[l]), i, e) {
+      json_array_foreach(p__member_get(e, "KeySchema"), j, k) if (str_is(p__member_get(k, "AttributeName"), name)) return true;
+    }
+  return false;
+}
+
+/* Applies the GSI updates to m (a copy of the meta). */
+static void gsi_apply(json_t *m, const json_t *updates, const json_t *req_defs, bool on_demand) {
+  json_t *gsis = json_object_get(m, "GlobalSecondaryIndexes");
+  size_t i;
+  json_t *e;
+  if (on_demand) json_array_foreach(gsis, i, e) json_object_del(e, "ProvisionedThroughput");
+  json_array_foreach((json_t *)updates, i, e) {
+    const json_t *c = p__member_get(e, "Create"), *d = p__member_get(e, "Delete"), *u = p__member_get(e, "Update");
+    if (c) {
+      if (!json_is_array(gsis)) {
+        gsis = json_array();
+        json_object_set_new(m, "GlobalSecondaryIndexes", gsis);
+      }
+      json_t *g = p__gsi_meta(c, on_demand, "CREATING");
+      json_object_set_new(g, "Backfilling", json_true());
+      json_array_append_new(gsis, g);
+      json_t *defs = json_object_get(m, "AttributeDefinitions");
+      if (!json_is_array(defs)) {
+        defs = json_array();
+        json_object_set_new(m, "AttributeDefinitions", defs);
+      }
+      size_t k;
+      const json_t *kse;
+      json_array_foreach(p__member_get(c, "KeySchema"), k, kse) {
+        const char *an = json_string_value(p__member_get(kse, "AttributeName"));
+        const json_t *rd = p__find_def(req_defs, an);
+        if (!an || p__find_def(defs, an) || !rd) continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "AttributeName", json_string(an));
+        json_object_set_new(o, "AttributeType", json_deep_copy(p__member_get(rd, "AttributeType")));
+        json_array_append_new(defs, o);
+      }
+    }
+    if (u && !on_demand && p__member_get(u, "ProvisionedThroughput")) {
+      json_t *g = (json_t *)gsi_find(gsis, json_string_value(p__member_get(u, "IndexName")));
+      if (g) json_object_set_new(g, "ProvisionedThroughput", throughput_meta(p__member_get(u, "ProvisionedThroughput")));
+    }
+    if (d) {
+      const char *name = json_string_value(p__member_get(d, "IndexName"));
+      size_t k;
+      json_t *g;
+      json_t *old = NULL;
+      json_array_foreach(gsis, k, g) if (str_is(json_object_get(g, "IndexName"), name)) {
+        old = json_incref(g);
+        json_array_remove(gsis, k);
+        break;
+      }
+      if (!old) continue;
+      if (json_array_size(gsis) == 0) json_object_del(m, "GlobalSecondaryIndexes");
+      json_t *defs = json_object_get(m, "AttributeDefinitions");
+      const json_t *kse;
+      json_array_foreach(json_object_get(old, "KeySchema"), k, kse) {
+        const char *an = json_string_value(p__member_get(kse, "AttributeName"));
+        bool unknown = false;
+        if (!an || key_uses(m, an, &unknown) || unknown) continue;
+        size_t x;
+        json_t *def;
+        json_array_foreach(defs, x, def) if (str_is(json_object_get(def, "AttributeName"), an)) {
+          json_array_remove(defs, x);
+          break;
+        }
+      }
+      json_decref(old);
+      gsis = json_object_get(m, "GlobalSecondaryIndexes");
+    }
   }
 }
 
@@ -669,6 +896,8 @@ int p_check_update_table(const json_t *meta, const p_update_table *req, json_t *
         "Requested WriteCapacityUnits: %lld. Refer to the Amazon DynamoDB Developer Guide for "
         "current limits and how to request higher limits.",
         cur_r, new_r, cur_w, new_w);
+  const json_t *gsi_updates = p__member_get(ch, "GlobalSecondaryIndexUpdates");
+  if (gsi_meta_check(meta, gsi_updates, on_demand_after, on_demand_now && !on_demand_after, err)) return -1;
 
   json_t *m = json_is_object(meta) ? json_deep_copy(meta) : json_object();
   if (on_demand_after) {
@@ -693,6 +922,7 @@ int p_check_update_table(const json_t *meta, const p_update_table *req, json_t *
     const json_t *x = p__member_get(ch, merged[i]);
     if (x) merge_member(m, merged[i], x);
   }
+  gsi_apply(m, gsi_updates, p__member_get(ch, "AttributeDefinitions"), on_demand_after);
   if (req->has_stream && req->stream_enabled)
     json_object_set_new(m, "StreamSpecification", p__stream_spec_json(p_view_name(req->stream_view)));
   else if (req->has_stream)

@@ -28,15 +28,20 @@
  *            patch], a key segment as the raw bytes (tried as S, N and B)
  *
  * After a successful parse the target runs the post-lookup checks against
- * a (pk S, sk N) schema and a hash-only one, renders every item or key back
+ * a (pk S, sk N) schema and a hash-only one, and against an indexed table
+ * (an LSI, an INCLUDE GSI and a CREATING GSI: the index key checks of
+ * Put/Update/BatchWrite, Query/Scan's IndexName resolution, needs_fetch,
+ * index LastEvaluatedKeys, index write units and ConsumedCapacity), renders every item or key back
  * to wire JSON and reads it again (it must come back equal), evaluates the
  * request's condition / filter on its own item or key, applies UpdateItem's
  * update to its key (an upsert) and to the key plus the update's own SET
  * values, projects on AttributesToGet / ProjectionExpression, builds the TableDescription from a CreateTable's meta
  * after the meta's storage round trip (json_dumps, then json_loadb as
- * server/handlers.c reads it back), and renders the UnprocessedKeys of
+ * server/handlers.c reads it back; its indexes must read back as
+ * CreateTable made them), and renders the UnprocessedKeys of
  * BatchGetItem. The second table: UpdateTable and UpdateTimeToLive run
- * their state checks against three table metas and render the new meta
+ * their state checks against four table metas (one with indexes; a new
+ * meta's indexes must read back, a GSI Create's as CREATING) and render the new meta
  * (TableDescription, DescribeTimeToLive); an accepted GetShardIterator
  * becomes an iterator that must parse back to the same fields; GetRecords'
  * iterator and raw texts go through p_iterator_parse / p_stream_arn_parse
@@ -70,6 +75,33 @@ static const p_key_schema k_ks_range = {"pk", DV_S, "sk", DV_N};
 static const p_key_schema k_ks_hash = {"pk", DV_S, NULL, DV_NONE};
 static const p_key_schema *const k_schemas[2] = {&k_ks_range, &k_ks_hash};
 
+/* The indexed table's indexes (on k_ks_range), as k_metas[3] stores them;
+ * the same as the index case files' table (tests/protocol/cases/query_index
+ * etc.), so that their seeds name real indexes. */
+static const char *k_lsk2_include[] = {"x", "y"};
+static const char *k_byg_include[] = {"a", "b"};
+static const p_index k_idx[6] = {
+    {"byLsk", 0, {"pk", DV_S, "lsk", DV_S}, P_PROJ_KEYS_ONLY, NULL, 0, 0},
+    {"byLsk2", 0, {"pk", DV_S, "lsk2", DV_N}, P_PROJ_INCLUDE, k_lsk2_include, 2, 0},
+    {"byG", 1, {"g", DV_S, "gr", DV_N}, P_PROJ_INCLUDE, k_byg_include, 2, 0},
+    {"byG2", 1, {"g2", DV_B, NULL, DV_NONE}, P_PROJ_ALL, NULL, 0, 0},
+    {"byGKeys", 1, {"g", DV_S, NULL, DV_NONE}, P_PROJ_KEYS_ONLY, NULL, 0, 0},
+    {"building", 1, {"gb", DV_N, NULL, DV_NONE}, P_PROJ_ALL, NULL, 0, 1},
+};
+#define K_NIDX 6u
+
+/* Index write units and the ConsumedCapacity of a write of new over old. */
+static void index_units(const dv_value *old_item, const dv_value *new_item) {
+  double u[K_NIDX];
+  for (size_t i = 0; i < K_NIDX; i++) {
+    u[i] = p_index_write_units(&k_ks_range, &k_idx[i], old_item, new_item);
+    FZ_ASSERT(u[i] >= 0.0 && u[i] <= 1000.0, "index write units %g", u[i]);
+  }
+  json_t *c = p_consumed_capacity_indexed("t", 1.0, k_idx, u, K_NIDX, P_RCC_INDEXES);
+  FZ_ASSERT(c, "no indexed ConsumedCapacity");
+  json_decref(c);
+}
+
 /* A value / item accepted from the wire renders back to JSON that is
  * accepted again and gives the same value. */
 static void check_value_roundtrip(const dv_value *v, int is_item, p_layer layer) {
@@ -102,7 +134,14 @@ static void check_item_against_schemas(const dv_value *item, int is_put) {
     p_error_init(&e);
     int rc = is_put ? p_check_put_item(k_schemas[i], item, &e) : p_check_key(k_schemas[i], item, &e);
     if (rc != 0) FZ_ASSERT(e.code != P_OK && e.msg, "schema check failed without a message");
+    if (rc == 0 && is_put && i == 0 && p_check_index_keys(k_idx, K_NIDX, item, &e) != 0)
+      FZ_ASSERT(e.code == P_VALIDATION && e.msg, "index key check failed without a message");
     p_error_clear(&e);
+  }
+  if (is_put) {
+    index_units(NULL, item);
+    index_units(item, item);
+    index_units(item, NULL);
   }
 }
 
@@ -162,6 +201,11 @@ static void apply_update(const p_update_item *r, const dv_value *old, const p_ke
   memset(&ch, 0, sizeof ch);
   if (expr_apply_update(r->update, old, &r->key, ks, 0, a, &nu, &ch, &e) == 0) {
     check_value_roundtrip(&nu, 1, P_LAYER_CURRENT);
+    p_error ie;
+    p_error_init(&ie);
+    if (p_check_updated_index_keys(k_idx, K_NIDX, old, &nu, &ie) != 0) FZ_ASSERT(ie.msg, "updated index keys: no message");
+    p_error_clear(&ie);
+    index_units(old, &nu);
     dv_value o, n;
     expr_updated_values(&ch, EXPR_UPDATED_OLD, a, &o);
     check_value_roundtrip(&o, 1, P_LAYER_CURRENT);
@@ -180,6 +224,8 @@ static void use_update(const p_update_item *r, dv_arena *a) {
     p_error e;
     p_error_init(&e);
     if (p_check_update_item(k_schemas[i], r, &e) != 0) FZ_ASSERT(e.msg, "update check without a message");
+    else if (i == 0 && p_check_update_index(k_idx, K_NIDX, r, &e) != 0)
+      FZ_ASSERT(e.msg, "update index check without a message");
     p_error_clear(&e);
   }
   eval_condition(r->condition, &r->key);
@@ -199,22 +245,43 @@ static void use_update(const p_update_item *r, dv_arena *a) {
 
 static void use_query(const p_query *q, dv_arena *a) {
   FZ_ASSERT(q->table_name, "Query/Scan without a table name");
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
+    /* 0: (pk, sk) with indexes, 1: (pk, sk) without, 2: hash-only */
+    const p_key_schema *ks = k_schemas[i == 2];
+    const p_index *idx = i == 0 ? k_idx : NULL;
+    size_t nidx = i == 0 ? K_NIDX : 0;
+    const p_index *which = NULL;
     p_error e;
     p_error_init(&e);
+    int rc;
     if (q->scan) {
-      if (p_check_scan(k_schemas[i], q, &e) != 0) FZ_ASSERT(e.msg, "scan check without a message");
+      rc = p_check_scan(ks, idx, nidx, q, &which, &e);
+      if (rc != 0) FZ_ASSERT(e.msg, "scan check without a message");
     } else {
       p_query_range qr;
       memset(&qr, 0, sizeof qr);
-      if (p_check_query(k_schemas[i], q, a, &qr, &e) == 0)
-        FZ_ASSERT(qr.hash != NULL, "query range without a partition key");
+      rc = p_check_query(ks, idx, nidx, q, a, &qr, &which, &e);
+      if (rc == 0)
+        FZ_ASSERT(qr.hash != NULL && (!which || !qr.one_row), "query range without a partition key");
       else
         FZ_ASSERT(e.msg, "query check without a message");
     }
+    if (rc == 0) {
+      FZ_ASSERT(!q->index_name == !which, "IndexName resolved wrongly");
+      FZ_ASSERT(!which || !which->creating, "a CREATING index was read");
+      int f = p_index_needs_fetch(ks, which, q);
+      FZ_ASSERT(f == 0 || (which && !which->global), "needs_fetch on a GSI or the table");
+      json_decref(p_consumed_capacity_read(q->table_name, which, 1.5, q->rcc));
+      if (which && q->esk.type == DV_M) {
+        dv_value k = p_index_item_key(ks, which, &q->esk, a);
+        FZ_ASSERT(k.type == DV_M && k.n == q->esk.n, "index key of an accepted ExclusiveStartKey");
+      }
+    } else {
+      FZ_ASSERT(which == NULL, "failed check resolved an index");
+    }
     p_error_clear(&e);
     if (q->esk.type == DV_M) {
-      dv_value k = p_item_key(k_schemas[i], &q->esk, a);
+      dv_value k = p_item_key(ks, &q->esk, a);
       FZ_ASSERT(k.type == DV_M, "p_item_key gave type %d", (int)k.type);
     }
   }
@@ -239,7 +306,23 @@ static void use_create(p_create_table *ct) {
   json_error_t je;
   json_t *meta = json_loadb(bytes, strlen(bytes), JSON_ALLOW_NUL, &je); /* as handlers.c loads it */
   FZ_ASSERT(meta, "stored meta does not load back (%s): %.2000s", je.text, bytes);
-  json_t *d = p_table_description(&k_ctx, ct->table_name, &ct->key, meta, 1700000000.123, "ACTIVE", 3, 300);
+  /* The indexes read back from the stored meta are CreateTable's. */
+  dv_arena *a = dv_arena_new();
+  p_index *back = NULL;
+  size_t nb = 0;
+  FZ_ASSERT(p_table_indexes(meta, a, &back, &nb) == 0, "CreateTable's meta indexes unreadable");
+  FZ_ASSERT(nb == ct->n_indexes, "%zu indexes read back, %zu made", nb, ct->n_indexes);
+  p_index_stats st[2];
+  for (size_t i = 0; i < nb; i++) {
+    FZ_ASSERT(!strcmp(back[i].name, ct->indexes[i].name) && back[i].global == ct->indexes[i].global &&
+                  back[i].projection == ct->indexes[i].projection && back[i].n_include == ct->indexes[i].n_include &&
+                  !back[i].creating,
+              "index %zu changed by the meta round trip", i);
+    if (i < 2) st[i] = (p_index_stats){back[i].name, i + 1, 100 * i};
+  }
+  json_t *d = p_table_description(&k_ctx, ct->table_name, &ct->key, meta, 1700000000.123, "ACTIVE", 3, 300, st,
+                                  nb < 2 ? nb : 2);
+  dv_arena_free(a);
   FZ_ASSERT(d && json_is_object(d), "no TableDescription");
   char *s = json_dumps(d, JSON_COMPACT);
   FZ_ASSERT(s, "TableDescription does not serialise");
@@ -289,14 +372,35 @@ static void use_batch_get(const p_batch_get *r) {
 
 /* ---- the second table: UpdateTable, TTL, Streams ---------------------------------------- */
 
-static const char *const k_metas[3] = {
+#define K_NMETAS 4
+static const char *const k_metas[K_NMETAS] = {
     "{\"BillingMode\":\"PROVISIONED\",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":5,"
     "\"WriteCapacityUnits\":5}}",
     ("{\"BillingMode\":\"PAY_PER_REQUEST\",\"StreamSpecification\":{\"StreamEnabled\":true,"
      "\"StreamViewType\":"
      "\"KEYS_ONLY\"},\"LatestStreamArn\":\"a\",\"LatestStreamLabel\":\"l\",\"TimeToLive\":{\"AttributeName\":"
      "\"exp\"}}"),
-    "{}"};
+    "{}",
+    /* the indexed table of k_idx, on-demand */
+    "{\"AttributeDefinitions\":[{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},{\"AttributeName\":\"s"
+    "k\",\"AttributeType\":\"N\"},{\"AttributeName\":\"lsk\",\"AttributeType\":\"S\"},{\"AttributeName\":"
+    "\"lsk2\",\"AttributeType\":\"N\"},{\"AttributeName\":\"g\",\"AttributeType\":\"S\"},{\"AttributeName"
+    "\":\"gr\",\"AttributeType\":\"N\"},{\"AttributeName\":\"g2\",\"AttributeType\":\"B\"},{\"AttributeNa"
+    "me\":\"gb\",\"AttributeType\":\"N\"}],\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"}"
+    ",{\"AttributeName\":\"sk\",\"KeyType\":\"RANGE\"}],\"BillingMode\":\"PAY_PER_REQUEST\",\"LocalSecond"
+    "aryIndexes\":[{\"IndexName\":\"byLsk\",\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\""
+    "},{\"AttributeName\":\"lsk\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\""
+    "}},{\"IndexName\":\"byLsk2\",\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},{\"Attri"
+    "buteName\":\"lsk2\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"INCLUDE\",\"NonKeyA"
+    "ttributes\":[\"x\",\"y\"]}}],\"GlobalSecondaryIndexes\":[{\"IndexName\":\"byG\",\"KeySchema\":[{\"At"
+    "tributeName\":\"g\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"gr\",\"KeyType\":\"RANGE\"}],\"Projec"
+    "tion\":{\"ProjectionType\":\"INCLUDE\",\"NonKeyAttributes\":[\"a\",\"b\"]},\"IndexStatus\":\"ACTIVE\""
+    "},{\"IndexName\":\"byG2\",\"KeySchema\":[{\"AttributeName\":\"g2\",\"KeyType\":\"HASH\"}],\"Projecti"
+    "on\":{\"ProjectionType\":\"ALL\"},\"IndexStatus\":\"ACTIVE\"},{\"IndexName\":\"byGKeys\",\"KeySchema"
+    "\":[{\"AttributeName\":\"g\",\"KeyType\":\"HASH\"}],\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\""
+    "},\"IndexStatus\":\"ACTIVE\"},{\"IndexName\":\"building\",\"KeySchema\":[{\"AttributeName\":\"gb\",\""
+    "KeyType\":\"HASH\"}],\"Projection\":{\"ProjectionType\":\"ALL\"},\"IndexStatus\":\"CREATING\",\"Back"
+    "filling\":true}]}"};
 
 /* A new meta as the server stores it (dumped, loaded back), then shown. */
 static void use_new_meta(const char *name, json_t *nm) {
@@ -304,7 +408,7 @@ static void use_new_meta(const char *name, json_t *nm) {
   FZ_ASSERT(bytes, "new meta does not serialise");
   json_t *back = json_loadb(bytes, strlen(bytes), JSON_ALLOW_NUL, NULL);
   FZ_ASSERT(back, "new meta does not load back: %.2000s", bytes);
-  json_t *d = p_table_description(&k_ctx, name, &k_ks_hash, back, 1.0, "ACTIVE", 0, 0);
+  json_t *d = p_table_description(&k_ctx, name, &k_ks_hash, back, 1.0, "ACTIVE", 0, 0, NULL, 0);
   FZ_ASSERT(d, "no TableDescription");
   json_t *t = p_describe_ttl(back);
   FZ_ASSERT(t, "no TimeToLiveDescription");
@@ -314,10 +418,26 @@ static void use_new_meta(const char *name, json_t *nm) {
   free(bytes);
 }
 
+/* k_metas[3] and k_idx describe the same indexes. */
+static void check_indexed_meta(void) {
+  json_t *m = json_loads(k_metas[3], 0, NULL);
+  dv_arena *a = dv_arena_new();
+  p_index *idx = NULL;
+  size_t n = 0;
+  FZ_ASSERT(p_table_indexes(m, a, &idx, &n) == 0 && n == K_NIDX, "indexed meta unreadable");
+  for (size_t i = 0; i < n; i++)
+    FZ_ASSERT(!strcmp(idx[i].name, k_idx[i].name) && idx[i].creating == k_idx[i].creating &&
+                  idx[i].key.hash_type == k_idx[i].key.hash_type && idx[i].projection == k_idx[i].projection,
+              "indexed meta and k_idx differ at %zu", i);
+  dv_arena_free(a);
+  json_decref(m);
+}
+
 static void use_update_table(const p_update_table *u) {
+  check_indexed_meta();
   FZ_ASSERT(u->table_name && json_is_object(u->changes), "UpdateTable result incomplete");
   FZ_ASSERT(!u->stream_enabled || u->stream_view != P_VIEW_NONE, "stream enabled without a view");
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < K_NMETAS; i++) {
     json_t *meta = json_loads(k_metas[i], 0, NULL);
     json_t *nm = NULL;
     p_error e;
@@ -325,6 +445,20 @@ static void use_update_table(const p_update_table *u) {
     if (p_check_update_table(meta, u, &nm, &e) == 0) {
       FZ_ASSERT(nm, "UpdateTable check without a meta");
       use_new_meta(u->table_name, nm);
+      dv_arena *a = dv_arena_new();
+      p_index *idx = NULL;
+      size_t n = 0;
+      FZ_ASSERT(p_table_indexes(nm, a, &idx, &n) == 0, "UpdateTable made an unreadable meta");
+      if (u->gsi_create) {
+        const p_index *x = p_index_find(idx, n, u->gsi_create);
+        FZ_ASSERT(x && x->global && x->creating, "created GSI missing or not CREATING");
+        json_t *done = p_meta_set_index_status(nm, u->gsi_create, "ACTIVE", 0);
+        FZ_ASSERT(p_table_indexes(done, a, &idx, &n) == 0 && !p_index_find(idx, n, u->gsi_create)->creating,
+                  "GSI not ACTIVE after p_meta_set_index_status");
+        json_decref(done);
+      }
+      if (u->gsi_delete) FZ_ASSERT(!p_index_find(idx, n, u->gsi_delete), "deleted GSI still there");
+      dv_arena_free(a);
     } else {
       FZ_ASSERT(!nm && e.msg, "UpdateTable check failed without a message");
     }
@@ -337,7 +471,7 @@ static void use_update_table(const p_update_table *u) {
 static void use_update_ttl(const p_update_ttl *t) {
   FZ_ASSERT(t->table_name && t->attribute, "UpdateTimeToLive result incomplete");
   json_decref(p_update_ttl_response(t));
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < K_NMETAS; i++) {
     json_t *meta = json_loads(k_metas[i], 0, NULL);
     json_t *nm = NULL;
     p_error e;

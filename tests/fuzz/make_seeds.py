@@ -26,6 +26,10 @@ OUT = os.path.join(ROOT, "tests", "fuzz", "corpus")
 
 PER_FOLDER_EXPR = 20
 PER_FOLDER_REQ = 25
+# The secondary-index case folders (their requests name the indexes of
+# fuzz_request.c's indexed table): more seeds each, split by op and outcome.
+INDEX_FOLDERS = {"create_table_indexes", "query_index", "scan_index", "write_index", "update_table_gsi"}
+PER_FOLDER_INDEX = 40
 
 # fuzz_expr.c: selector = kind + 10 * flags.
 EXPR_KINDS = {
@@ -219,8 +223,16 @@ def main():
     n_expr = write("expr", seeds + eval_seeds())
 
     rq = [c for c in cases(REQ_CASES) if c[2].get("op") in REQ_OPS]
+    plain_rq = [c for c in rq if c[0] not in INDEX_FOLDERS]
+    index_rq = [c for c in rq if c[0] in INDEX_FOLDERS]
     seeds = [("%s_%s" % (folder, name), req_seed(case))
-             for folder, name, case in pick(rq, lambda it: it[2]["op"], PER_FOLDER_REQ)]
+             for folder, name, case in pick(plain_rq, lambda it: it[2]["op"], PER_FOLDER_REQ)]
+    # Index cases: accepted and refused requests of each operation, so that
+    # the fuzzer starts from requests that reach fuzz_request.c's indexed
+    # table (IndexName resolved, index keys checked) as well as from errors.
+    seeds += [("%s_%s" % (folder, name), req_seed(case))
+              for folder, name, case in pick(index_rq, lambda it: (it[2]["op"], "ok" in it[2]["expect"]),
+                                             PER_FOLDER_INDEX)]
     seeds += plain_seeds()
     n_req = write("request", seeds)
     print("corpus/expr: %d seeds, corpus/request: %d seeds" % (n_expr, n_req))

@@ -20,6 +20,8 @@
  *               "rv": "ALL_OLD", "rcc": "TOTAL", "consistent": true, "attrs_to_get": [...],
  *               "limit": 5, "exclusive_start": "x", "size": 12, "rvcf_all_old": true,
  *               "key_schema": {"hash": [...], "range": [...]},
+ *               "indexes": [CreateTable's p_index list, see indexes_json],
+ *               "meta": {<members of CreateTable's meta, compared exactly>},
  *               "description": {<members that p_table_description must produce>},
  *               "description_absent": ["BillingModeSummary"],
  *               "condition": "(= a :v)" | null, "update": "(update (SET a :v))",
@@ -28,6 +30,11 @@
  *
  * A case runs the parse function, then (if it passed and a schema is given)
  * the schema check, and compares the first failure or the success fields.
+ * A "meta" (a table meta with LocalSecondaryIndexes / GlobalSecondaryIndexes)
+ * gives the table's indexes (p_table_indexes): PutItem and BatchWriteItem
+ * puts then run p_check_index_keys, UpdateItem p_check_update_index, Query /
+ * Scan resolve IndexName among them (the summary adds "which",
+ * "select_given", "needs_fetch").
  * Query / Scan compare "query": {member: value} against the rendering of
  * the parsed (and, with a schema, checked) request (query_case).
  * UpdateTable / UpdateTimeToLive / DescribeTimeToLive take an optional
@@ -649,7 +656,7 @@ static void test_table_description(void) {
   char *meta_text = json_dumps(ct.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(ct.meta);
   json_t *meta = parse(meta_text);
-  json_t *d = p_table_description(&k_ctx, ct.table_name, &ct.key, meta, 1421866952.062, "ACTIVE", 3, 120);
+  json_t *d = p_table_description(&k_ctx, ct.table_name, &ct.key, meta, 1421866952.062, "ACTIVE", 3, 120, NULL, 0);
   char *s = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
   CHECK_EQ_STR(
       s,
@@ -837,8 +844,8 @@ static int cmp_tree(const char *file, const char *what, char *got, const json_t 
 
 /* Batch ops: parse, then (schema given) every table's check; on success
  * *rendered is the request rendered back (see the header comment). */
-static int batch_case(const char *op, const json_t *req, const p_key_schema *ks, dv_arena *a, p_error *e,
-                      json_t **rendered, size_t *count, p_rcc *rcc, int *ricm) {
+static int batch_case(const char *op, const json_t *req, const p_key_schema *ks, const p_index *idx, size_t nidx,
+                      dv_arena *a, p_error *e, json_t **rendered, size_t *count, p_rcc *rcc, int *ricm) {
   json_t *out = json_object();
   int rc;
   if (!strcmp(op, "BatchWriteItem")) {
@@ -846,6 +853,9 @@ static int batch_case(const char *op, const json_t *req, const p_key_schema *ks,
     rc = p_parse_batch_write(req, a, &bw, e);
     for (size_t i = 0; rc == 0 && ks && i < bw.n_tables; i++)
       rc = p_check_batch_write_table(ks, &bw.tables[i], e);
+    for (size_t i = 0; rc == 0 && ks && i < bw.n_tables; i++)
+      for (size_t j = 0; rc == 0 && j < bw.tables[i].n_reqs; j++)
+        if (bw.tables[i].reqs[j].is_put) rc = p_check_index_keys(idx, nidx, &bw.tables[i].reqs[j].item, e);
     for (size_t i = 0; rc == 0 && i < bw.n_tables; i++) {
       json_t *list = json_array();
       for (size_t j = 0; j < bw.tables[i].n_reqs; j++) {
@@ -893,20 +903,25 @@ static json_t *str_or_null(char *s) {
   free(s);
   return j;
 }
-static int query_case(const char *op, const json_t *req, const p_key_schema *ks, dv_arena *a, p_error *e,
-                      json_t **summary) {
+static int query_case(const char *op, const json_t *req, const p_key_schema *ks, const p_index *idx, size_t nidx,
+                      dv_arena *a, p_error *e, json_t **summary) {
   static const char *const sel[] = {"ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES",
                                     "COUNT"};
   p_query q;
   p_query_range rg;
+  const p_index *which = NULL;
   int scan = !strcmp(op, "Scan");
   int rc = scan ? p_parse_scan(req, a, &q, e) : p_parse_query(req, a, &q, e);
-  if (rc == 0 && ks) rc = scan ? p_check_scan(ks, &q, e) : p_check_query(ks, &q, a, &rg, e);
+  if (rc == 0 && ks)
+    rc = scan ? p_check_scan(ks, idx, nidx, &q, &which, e) : p_check_query(ks, idx, nidx, &q, a, &rg, &which, e);
   if (rc != 0) return rc;
   json_t *o = json_object();
   json_object_set_new(o, "table_name", json_string(q.table_name));
   json_object_set_new(o, "index_name", q.index_name ? json_string(q.index_name) : json_null());
   json_object_set_new(o, "select", json_string(sel[q.select]));
+  json_object_set_new(o, "select_given", json_boolean(q.select_given));
+  json_object_set_new(o, "which", which ? json_string(which->name) : json_null());
+  if (ks) json_object_set_new(o, "needs_fetch", json_boolean(p_index_needs_fetch(ks, which, &q)));
   json_object_set_new(o, "limit", json_integer(q.limit));
   json_object_set_new(o, "consistent", json_boolean(q.consistent));
   json_object_set_new(o, "forward", json_boolean(q.forward));
@@ -947,7 +962,8 @@ static int is_table_stream_op(const char *op) {
 /* UpdateTable, TTL and Streams cases. Parses (and, with meta, runs the state
  * check); on success compares, when given in exp:
  *   UpdateTable       "table_name", "has_stream", "stream_enabled", "stream_view" (name or null),
- *                     "changes", "has_gsi_updates", "has_replica_updates", "new_meta" (exact),
+ *                     "changes", "has_gsi_updates", "has_replica_updates", "gsi_create",
+ *                     "gsi_delete" (name or null), "new_meta" (exact),
  *                     "description" / "description_absent" (p_table_description of the new
  *                     meta, key from "schema" or pk S)
  *   UpdateTimeToLive  "table_name", "enabled", "attribute", "response" (p_update_ttl_response),
@@ -975,12 +991,15 @@ static int table_stream_case(const char *file, const char *op, const json_t *req
       *bad |= cmp_int(file, "has_gsi_updates", u.has_gsi_updates, json_object_get(exp, "has_gsi_updates"));
       *bad |= cmp_int(file, "has_replica_updates", u.has_replica_updates,
                       json_object_get(exp, "has_replica_updates"));
+      *bad |= cmp_nstr(file, "gsi_create", u.gsi_create, json_object_get(exp, "gsi_create"));
+      *bad |= cmp_nstr(file, "gsi_delete", u.gsi_delete, json_object_get(exp, "gsi_delete"));
       if ((w = json_object_get(exp, "changes"))) *bad |= cmp_json(file, "changes", u.changes, w);
       if ((w = json_object_get(exp, "new_meta"))) *bad |= cmp_json(file, "new_meta", new_meta, w);
       p_key_schema ks = {"pk", DV_S, NULL, DV_NONE};
       if (schema) schema_from(schema, &ks);
       json_t *d = new_meta
-                      ? p_table_description(&k_ctx, u.table_name, &ks, new_meta, 1700000000.5, "ACTIVE", 0, 0)
+                      ? p_table_description(&k_ctx, u.table_name, &ks, new_meta, 1700000000.5, "ACTIVE", 0, 0,
+                                            NULL, 0)
                       : NULL;
       if ((w = json_object_get(exp, "description"))) {
         const char *k;
@@ -1074,6 +1093,25 @@ static int table_stream_case(const char *file, const char *op, const json_t *req
   return rc;
 }
 
+/* [{"name", "global", "hash":[n,t], "range":[n,t] | null, "projection", "include":[..],
+ * "creating"}] of a p_index list. */
+static json_t *indexes_json(const p_index *idx, size_t n) {
+  static const char *const proj[] = {"KEYS_ONLY", "INCLUDE", "ALL"};
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    const p_index *x = &idx[i];
+    json_t *inc = json_array();
+    for (size_t k = 0; k < x->n_include; k++) json_array_append_new(inc, json_string(x->include[k]));
+    json_array_append_new(
+        arr, json_pack("{s:s,s:b,s:[s,s],s:o,s:s,s:o,s:b}", "name", x->name, "global", x->global, "hash",
+                       x->key.hash_name, dv_type_name(x->key.hash_type), "range",
+                       x->key.range_name ? json_pack("[s,s]", x->key.range_name, dv_type_name(x->key.range_type))
+                                         : json_null(),
+                       "projection", proj[x->projection], "include", inc, "creating", x->creating));
+  }
+  return arr;
+}
+
 static int run_case(const char *file) {
   json_error_t je;
   json_t *c = json_load_file(file, 0, &je);
@@ -1108,9 +1146,18 @@ static int run_case(const char *file) {
   p_rcc batch_rcc = P_RCC_NONE;
   int batch_ricm = 0;
   int ts_bad = 0; /* table_stream_case's mismatches */
+  /* The table's indexes, from "meta" (Query, Scan, PutItem, UpdateItem, BatchWriteItem). */
+  p_index *idx = NULL;
+  size_t nidx = 0;
+  const json_t *meta = json_object_get(c, "meta");
+  if (meta && p_table_indexes(meta, a, &idx, &nidx) != 0) {
+    bad = fail(file, "unreadable meta indexes", NULL, NULL);
+    goto done;
+  }
   if (!strcmp(op, "PutItem")) {
     rc = p_parse_put_item(req, a, &put, &e);
     if (rc == 0 && schema) rc = p_check_put_item(&ks, &put.item, &e);
+    if (rc == 0 && schema) rc = p_check_index_keys(idx, nidx, &put.item, &e);
     if (rc == 0) got_item = p_item_to_json(&put.item);
   } else if (!strcmp(op, "GetItem")) {
     rc = p_parse_get_item(req, a, &get, &e);
@@ -1123,6 +1170,7 @@ static int run_case(const char *file) {
   } else if (!strcmp(op, "UpdateItem")) {
     rc = p_parse_update_item(req, a, &upd, &e);
     if (rc == 0 && schema) rc = p_check_update_item(&ks, &upd, &e);
+    if (rc == 0 && schema) rc = p_check_update_index(idx, nidx, &upd, &e);
     if (rc == 0) got_item = p_item_to_json(&upd.key);
   } else if (!strcmp(op, "CreateTable")) {
     rc = p_parse_create_table(req, &k_ctx, a, &ct, &e);
@@ -1130,16 +1178,18 @@ static int run_case(const char *file) {
       uint8_t rnd[16];
       for (int i = 0; i < 16; i++) rnd[i] = (uint8_t)i;
       p_create_table_set_id(&ct, rnd);
-      got_desc = p_table_description(&k_ctx, ct.table_name, &ct.key, ct.meta, 1700000000.5, "ACTIVE", 0, 0);
+      got_desc = p_table_description(&k_ctx, ct.table_name, &ct.key, ct.meta, 1700000000.5, "ACTIVE", 0, 0,
+                                     NULL, 0);
     }
   } else if (!strcmp(op, "DescribeTable") || !strcmp(op, "DeleteTable")) {
     rc = p_parse_table_name(req, a, &name, &e);
   } else if (!strcmp(op, "ListTables")) {
     rc = p_parse_list_tables(req, a, &lt, &e);
   } else if (!strcmp(op, "BatchWriteItem") || !strcmp(op, "BatchGetItem")) {
-    rc = batch_case(op, req, schema ? &ks : NULL, a, &e, &got_item, &batch_count, &batch_rcc, &batch_ricm);
+    rc = batch_case(op, req, schema ? &ks : NULL, idx, nidx, a, &e, &got_item, &batch_count, &batch_rcc,
+                    &batch_ricm);
   } else if (!strcmp(op, "Query") || !strcmp(op, "Scan")) {
-    rc = query_case(op, req, schema ? &ks : NULL, a, &e, &got_item);
+    rc = query_case(op, req, schema ? &ks : NULL, idx, nidx, a, &e, &got_item);
   } else if (is_table_stream_op(op)) {
     rc = table_stream_case(file, op, req, json_object_get(c, "meta"), schema, exp, a, &e, &ts_bad);
   } else if (!strcmp(op, "Value")) {
@@ -1260,6 +1310,20 @@ static int run_case(const char *file) {
       json_t *v;
       json_array_foreach(w, i, v) if (json_object_get(got_desc, json_string_value(v))) bad |=
           fail(file, "member should be absent", json_string_value(v), NULL);
+    }
+    if ((w = json_object_get(exp, "indexes"))) {
+      json_t *got = indexes_json(ct.indexes, ct.n_indexes);
+      bad |= cmp_json(file, "indexes", got, w);
+      json_decref(got);
+    }
+    if ((w = json_object_get(exp, "meta"))) { /* the meta members given */
+      const char *k;
+      json_t *v;
+      json_object_foreach((json_t *)w, k, v) {
+        char what[128];
+        snprintf(what, sizeof what, "meta.%s", k);
+        bad |= cmp_json(file, what, json_object_get(ct.meta, k), v);
+      }
     }
   }
 done:
@@ -1392,7 +1456,7 @@ static int sweep_table_stream(const char *op, const json_t *req, dv_arena *a, p_
     p_update_table u;
     rc = p_parse_update_table(req, a, &u, e);
     if (rc == 0) rc = p_check_update_table(meta, &u, &nm, e);
-    if (rc == 0) json_decref(p_table_description(&k_ctx, u.table_name, &ks, nm, 1.0, "ACTIVE", 0, 0));
+    if (rc == 0) json_decref(p_table_description(&k_ctx, u.table_name, &ks, nm, 1.0, "ACTIVE", 0, 0, NULL, 0));
     json_decref(u.changes);
   } else if (!strcmp(op, "UpdateTimeToLive")) {
     p_update_ttl t;
@@ -1437,6 +1501,21 @@ static int sweep_table_stream(const char *op, const json_t *req, dv_arena *a, p_
   return rc;
 }
 
+/* The indexed table of the sweep: pk S / sk N, LSI "lsi1" on sk2 (KEYS_ONLY),
+ * GSI "gsi1" on g S / gr N (INCLUDE a), GSI "gsi2" on g2 B (ALL, CREATING). */
+static const char *const k_sweep_meta =
+    "{\"AttributeDefinitions\":[{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},"
+    "{\"AttributeName\":\"sk\",\"AttributeType\":\"N\"},{\"AttributeName\":\"sk2\",\"AttributeType\":\"S\"},"
+    "{\"AttributeName\":\"g\",\"AttributeType\":\"S\"},{\"AttributeName\":\"gr\",\"AttributeType\":\"N\"},"
+    "{\"AttributeName\":\"g2\",\"AttributeType\":\"B\"}],"
+    "\"LocalSecondaryIndexes\":[{\"IndexName\":\"lsi1\",\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},"
+    "{\"AttributeName\":\"sk2\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"KEYS_ONLY\"}}],"
+    "\"GlobalSecondaryIndexes\":[{\"IndexName\":\"gsi1\",\"KeySchema\":[{\"AttributeName\":\"g\",\"KeyType\":\"HASH\"},"
+    "{\"AttributeName\":\"gr\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"INCLUDE\","
+    "\"NonKeyAttributes\":[\"a\"]},\"IndexStatus\":\"ACTIVE\"},{\"IndexName\":\"gsi2\",\"KeySchema\":"
+    "[{\"AttributeName\":\"g2\",\"KeyType\":\"HASH\"}],\"Projection\":{\"ProjectionType\":\"ALL\"},"
+    "\"IndexStatus\":\"CREATING\",\"Backfilling\":true}]}";
+
 static void sweep_one(const char *op, const json_t *req0) {
   for (int round = 0; round < 40; round++) {
     json_t *req = json_deep_copy(req0);
@@ -1447,12 +1526,21 @@ static void sweep_one(const char *op, const json_t *req0) {
     p_error_init(&e);
     p_key_schema ks = {"pk", DV_S, rnd() % 2 ? "sk" : NULL, DV_N};
     if (!ks.range_name) ks.range_type = DV_NONE;
+    /* Half the rounds on a table with indexes (an LSI on sk, a GSI on g). */
+    p_index *sweep_idx = NULL;
+    size_t sweep_n = 0;
+    if (rnd() % 2) {
+      json_t *m = parse(k_sweep_meta);
+      CHECK(p_table_indexes(m, a, &sweep_idx, &sweep_n) == 0 && sweep_n == 3);
+      json_decref(m);
+    }
     int rc = 0;
     if (!strcmp(op, "PutItem")) {
       p_put_item x;
       rc = p_parse_put_item(req, a, &x, &e);
       if (rc == 0) {
         rc = p_check_put_item(&ks, &x.item, &e);
+        if (rc == 0) rc = p_check_index_keys(sweep_idx, sweep_n, &x.item, &e);
         json_decref(p_item_to_json(&x.item));
       }
     } else if (!strcmp(op, "GetItem")) {
@@ -1470,12 +1558,13 @@ static void sweep_one(const char *op, const json_t *req0) {
       p_update_item x;
       rc = p_parse_update_item(req, a, &x, &e);
       if (rc == 0) rc = p_check_update_item(&ks, &x, &e);
+      if (rc == 0) rc = p_check_update_index(sweep_idx, sweep_n, &x, &e);
       if (rc == 0) free(expr_print_update(x.update));
     } else if (!strcmp(op, "CreateTable")) {
       p_create_table x;
       rc = p_parse_create_table(req, &k_ctx, a, &x, &e);
       if (rc == 0) {
-        json_decref(p_table_description(&k_ctx, x.table_name, &x.key, x.meta, 1.0, "ACTIVE", 0, 0));
+        json_decref(p_table_description(&k_ctx, x.table_name, &x.key, x.meta, 1.0, "ACTIVE", 0, 0, x.indexes ? &(p_index_stats){x.indexes[0].name, 1, 2} : NULL, x.indexes ? 1 : 0));
         json_decref(x.meta);
       }
     } else if (!strncmp(op, "Batch", 5)) {
@@ -1483,11 +1572,11 @@ static void sweep_one(const char *op, const json_t *req0) {
       size_t cnt;
       p_rcc rc2;
       int ricm;
-      rc = batch_case(op, req, &ks, a, &e, &r, &cnt, &rc2, &ricm);
+      rc = batch_case(op, req, &ks, sweep_idx, sweep_n, a, &e, &r, &cnt, &rc2, &ricm);
       json_decref(r);
     } else if (!strcmp(op, "Query") || !strcmp(op, "Scan")) {
       json_t *r = NULL;
-      rc = query_case(op, req, &ks, a, &e, &r);
+      rc = query_case(op, req, &ks, sweep_idx, sweep_n, a, &e, &r);
       json_decref(r);
     } else if (!strcmp(op, "ListTables")) {
       p_list_tables x;

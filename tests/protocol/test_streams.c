@@ -551,7 +551,7 @@ static void test_update_table_state(void) {
   CHECK(json_object_get(nm2, "StreamSpecification") == NULL);
   CHECK_EQ_STR(json_string_value(json_object_get(nm2, "LatestStreamArn")), k_arn);
   json_t *d = p_table_description(&k_ctx, "Music", &(p_key_schema){"pk", DV_S, NULL, DV_NONE}, nm2, 1.0,
-                                  "ACTIVE", 0, 0);
+                                  "ACTIVE", 0, 0, NULL, 0);
   CHECK(json_object_get(d, "StreamSpecification") == NULL);
   CHECK_EQ_STR(json_string_value(json_object_get(d, "LatestStreamArn")), k_arn);
   CHECK_EQ_STR(json_string_value(json_object_get(d, "LatestStreamLabel")), "2026-11-27T10:00:00.000");
