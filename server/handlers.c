@@ -16,9 +16,19 @@
  * durability wait happens after st_write(), when the change is already
  * visible in memory to every later request.
  *
+ * Secondary indexes: the write handlers check index key attributes at
+ * DynamoDB's points (p_check_index_keys with the table's key checks for
+ * PutItem; p_check_update_index before the item is read and
+ * p_check_updated_index_keys on the finished item for UpdateItem), with
+ * the index list cached on the table (df_table_indexes_cached); st_write
+ * maintains the indexes in the write's own log record; ConsumedCapacity
+ * adds each index's write units. CreateTable creates the storage indexes
+ * right after the table; DescribeTable shows their live counts.
+ *
  * Table life cycle for waiter tests (--create-delay-ms / --delete-delay-ms):
  * a table is CREATING until created + delay, which needs no state; a deleted
- * table is dropped from storage at once and a "ghost" description answers
+ * table is dropped from storage at once (with its indexes, after its GSI
+ * backfills are stopped) and a "ghost" description answers
  * DescribeTable/ListTables with DELETING until its deadline.
  */
 #include <math.h>
@@ -69,9 +79,17 @@ static void ghost_free(df_ghost *g) {
   free(g);
 }
 
+static int state_release(df_server *s, st_table *t, void *ctx) {
+  (void)s;
+  (void)ctx;
+  df_table_state_free(t);
+  return 0;
+}
+
 void df_tables_close(df_server *s) {
   if (!s->tables) return;
   df_pages_close(s);
+  df_tables_each(s, k_ns, state_release, NULL); /* the tables stay open until st_close */
   df_ghost *g = s->tables->ghosts;
   while (g) {
     df_ghost *next = g->next;
@@ -132,12 +150,49 @@ json_t *df_table_meta(const st_table *t) {
   return json_loadb(d->meta, d->meta_len, JSON_ALLOW_NUL, NULL); /* as stored */
 }
 
+/* Forget what was derived from t's meta (indexes.c's parsed index list). */
+static void state_meta_changed(st_table *t) {
+  df_table_state *ts = df_table_state_peek(t);
+  if (ts == NULL || !ts->idx_loaded) return;
+  dv_arena_free(ts->idx_arena);
+  json_decref(ts->idx_meta);
+  ts->idx_arena = NULL;
+  ts->idx_meta = NULL;
+  ts->idx = NULL;
+  ts->n_idx = 0;
+  ts->idx_loaded = 0;
+}
+
 int df_table_set_meta(df_server *s, st_table *t, const json_t *meta, uint64_t *lsn) {
   char *text = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
   if (!text) return ST_ENOMEM;
   int rc = st_table_set_meta(s->db, t, text, strlen(text), lsn);
   free(text);
+  state_meta_changed(t); /* even on failure: re-read from what storage holds */
   return rc;
+}
+
+df_table_state *df_table_state_peek(const st_table *t) {
+  return st_table_user(t);
+}
+
+df_table_state *df_table_state_of(st_table *t) {
+  df_table_state *ts = st_table_user(t);
+  if (ts == NULL) {
+    ts = calloc(1, sizeof *ts);
+    if (ts == NULL) abort(); /* small allocation (STYLE 5) */
+    st_table_set_user(t, ts);
+  }
+  return ts;
+}
+
+void df_table_state_free(st_table *t) {
+  df_table_state *ts = st_table_user(t);
+  if (ts == NULL) return;
+  state_meta_changed(t);
+  free(ts->ttl_attr);
+  free(ts);
+  st_table_set_user(t, NULL);
 }
 
 json_t *df_describe_table(df_server *s, const st_table *t, const char *status) {
@@ -147,8 +202,10 @@ json_t *df_describe_table(df_server *s, const st_table *t, const char *status) {
   p_key_schema ks;
   df_key_schema_of(t, &ks);
   if (!status) status = df_table_is_creating(s, t) ? "CREATING" : "ACTIVE";
+  p_index_stats stats[64];
+  size_t nstats = df_index_stats(t, stats, 64);
   json_t *desc = p_table_description(&s->pctx, d->name, &ks, meta, d->created, status, st_table_item_count(t),
-                                     st_table_size_bytes(t));
+                                     st_table_size_bytes(t), stats, nstats);
   json_decref(meta);
   return desc;
 }
@@ -197,8 +254,16 @@ st_table *df_item_table(df_req *r, const char *name) {
   return t;
 }
 
-static void add_capacity(json_t *out, const char *table, double units, p_rcc rcc) {
-  json_t *cc = p_consumed_capacity(table, units, rcc);
+/* ConsumedCapacity of a write to a table with indexes idx[0..nidx): the
+ * table's units plus each index's (old / new: the item before and after,
+ * NULL for none). */
+static void add_write_capacity(df_req *r, json_t *out, const char *table, const p_key_schema *ks,
+                               const p_index *idx, size_t nidx, double table_units, const dv_value *old_item,
+                               const dv_value *new_item, p_rcc rcc) {
+  if (rcc == P_RCC_NONE) return;
+  double *units = nidx > 0 ? dv_arena_calloc(r->arena, nidx * sizeof *units) : NULL;
+  df_index_units_add(ks, idx, nidx, old_item, new_item, units);
+  json_t *cc = df_write_capacity(table, table_units, idx, units, nidx, rcc);
   if (cc) json_object_set_new(out, "ConsumedCapacity", cc);
 }
 
@@ -240,6 +305,14 @@ int df_table_create(df_server *s, p_create_table *ct, st_table **out, uint64_t *
   if (rc != ST_OK) {
     json_decref(m);
     if (rc == ST_EEXIST) p_error_set(e, P_RESOURCE_IN_USE, "Table already exists: %s", ct->table_name);
+    return rc;
+  }
+  /* Its indexes, one record each after the table's (a crash in between is
+   * repaired by df_indexes_init: indexes.c). */
+  for (size_t i = 0; i < ct->n_indexes && rc == ST_OK; i++)
+    rc = df_index_create(s, t, &ct->indexes[i], NULL, lsn);
+  if (rc != ST_OK) {
+    json_decref(m);
     return rc;
   }
   /* A stream asked for at creation begins with the table. */
@@ -416,7 +489,9 @@ int df_table_delete(df_server *s, st_table *t, const json_t *desc, uint64_t *lsn
   if (!name) return ST_ENOMEM;
   int rc = ST_OK;
   if (st_table_events(t)) rc = df_stream_disable(s, t, lsn); /* the stream outlives the table, DISABLED */
+  df_index_backfill_stop(s, t, NULL);                        /* storage drops the indexes with the table */
   df_ttl_table_forget(s, t);
+  df_table_state_free(t);
   if (rc == ST_OK) rc = st_table_drop(s->db, t, lsn);
   if (rc == ST_OK && s->cfg.delete_delay_ms > 0) {
     df_ghost *g = calloc(1, sizeof(*g));
@@ -521,7 +596,13 @@ void h_put_item(df_req *r) {
   if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
   df_key_schema_of(t, &ks);
-  if (p_check_put_item(&ks, &req.item, &e) != 0) {
+  const p_index *idx;
+  size_t nidx;
+  if (df_table_indexes_cached(t, &idx, &nidx) != 0) {
+    df_reply_storage_error(r, ST_ECORRUPT, "PutItem meta");
+    return;
+  }
+  if (p_check_put_item(&ks, &req.item, &e) != 0 || p_check_index_keys(idx, nidx, &req.item, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
   }
@@ -548,9 +629,9 @@ void h_put_item(df_req *r) {
   if (req.rv == P_RV_ALL_OLD && old.type == DV_M)
     json_object_set_new(out, "Attributes", p_item_to_json(&old));
   int old_found = old.type == DV_M;
-  add_capacity(out, req.table_name,
-               p_write_units(dv_item_size(&req.item), old_found ? dv_item_size(&old) : 0, old_found),
-               req.rcc);
+  add_write_capacity(r, out, req.table_name, &ks, idx, nidx,
+                     p_write_units(dv_item_size(&req.item), old_found ? dv_item_size(&old) : 0, old_found),
+                     old_found ? &old : NULL, &req.item, req.rcc);
   df_reply_json(r, out, lsn);
 }
 
@@ -626,6 +707,12 @@ void h_delete_item(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
+  const p_index *idx;
+  size_t nidx;
+  if (df_table_indexes_cached(t, &idx, &nidx) != 0) {
+    df_reply_storage_error(r, ST_ECORRUPT, "DeleteItem meta");
+    return;
+  }
   dv_value old;
   if (read_old(r, t, &req.key, "DeleteItem read", &old)) return;
   if (condition_holds(r, t, req.condition, &old, req.rvcf_all_old)) return;
@@ -641,7 +728,9 @@ void h_delete_item(df_req *r) {
   json_t *out = json_object();
   int old_found = old.type == DV_M;
   if (req.rv == P_RV_ALL_OLD && old_found) json_object_set_new(out, "Attributes", p_item_to_json(&old));
-  add_capacity(out, req.table_name, p_write_units(0, old_found ? dv_item_size(&old) : 0, old_found), req.rcc);
+  add_write_capacity(r, out, req.table_name, &ks, idx, nidx,
+                     p_write_units(0, old_found ? dv_item_size(&old) : 0, old_found), old_found ? &old : NULL,
+                     NULL, req.rcc);
   df_reply_json(r, out, lsn);
 }
 
@@ -674,7 +763,14 @@ void h_update_item(df_req *r) {
   if (df_wait_tables(r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
   df_key_schema_of(t, &ks);
-  if (p_check_update_item(&ks, &req, &e) != 0) { /* key vs schema, then key attributes */
+  const p_index *idx;
+  size_t nidx;
+  if (df_table_indexes_cached(t, &idx, &nidx) != 0) {
+    df_reply_storage_error(r, ST_ECORRUPT, "UpdateItem meta");
+    return;
+  }
+  /* key vs schema, then key attributes, then the actions on index keys */
+  if (p_check_update_item(&ks, &req, &e) != 0 || p_check_update_index(idx, nidx, &req, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
   }
@@ -711,6 +807,12 @@ void h_update_item(df_req *r) {
   }
 
   int write = oldp || update_creates(req.update);
+  /* The finished item's index keys (a copy or a function may have given
+   * one a wrong type or an empty value). */
+  if (write && p_check_updated_index_keys(idx, nidx, &old, &nw, &e) != 0) {
+    df_reply_error(r, &e, table_wait_lsn(t));
+    return;
+  }
   uint64_t lsn = table_wait_lsn(t);
   if (write) {
     st_write_req w = {.table = t, .op = ST_PUT, .item = &nw};
@@ -739,8 +841,9 @@ void h_update_item(df_req *r) {
       break;
   }
   if (attrs.type == DV_M && attrs.n > 0) json_object_set_new(out, "Attributes", p_item_to_json(&attrs));
-  add_capacity(out, req.table_name,
-               p_write_units(write ? dv_item_size(&nw) : 0, oldp ? dv_item_size(oldp) : 0, oldp != NULL),
-               req.rcc);
+  add_write_capacity(
+      r, out, req.table_name, &ks, idx, nidx,
+      p_write_units(write ? dv_item_size(&nw) : 0, oldp ? dv_item_size(oldp) : 0, oldp != NULL), oldp,
+      write ? &nw : NULL, req.rcc);
   df_reply_json(r, out, lsn);
 }

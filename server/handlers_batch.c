@@ -12,6 +12,9 @@
  * st_write batch -- one log record, so after a crash either all of the
  * call's writes are present or none. The reply waits for that record to be
  * durable. UnprocessedItems is always {} (a local server never throttles).
+ * A put's index key attributes are checked after its table's key checks
+ * (p_check_index_keys); st_write keeps the indexes exact in the same
+ * record, and ConsumedCapacity counts each table's index write units.
  *
  * BatchGetItem reads key by key in request order; once the items gathered
  * pass 16 MB, the keys not yet read go to UnprocessedKeys with their table's
@@ -68,20 +71,38 @@ void h_batch_write_item(df_req *r) {
   /* One of the tables has a page in progress: run again after it (the
    * batch must not show half-applied in that page). */
   if (df_wait_tables(r, tables, req.n_tables)) return;
+  const p_index **idx = dv_arena_alloc(r->arena, sizeof(*idx) * req.n_tables);
+  size_t *nidx = dv_arena_alloc(r->arena, sizeof(*nidx) * req.n_tables);
   for (size_t i = 0; i < req.n_tables; i++) {
     p_key_schema ks;
     df_key_schema_of(tables[i], &ks);
+    if (df_table_indexes_cached(tables[i], &idx[i], &nidx[i]) != 0) {
+      df_reply_storage_error(r, ST_ECORRUPT, "BatchWriteItem meta");
+      return;
+    }
     if (p_check_batch_write_table(&ks, &req.tables[i], &e) != 0) {
       df_reply_error(r, &e, 0);
       return;
     }
+    for (size_t j = 0; j < req.tables[i].n_reqs; j++) {
+      const p_batch_write_req *q = &req.tables[i].reqs[j];
+      if (q->is_put && p_check_index_keys(idx[i], nidx[i], &q->item, &e) != 0) {
+        df_reply_error(r, &e, 0);
+        return;
+      }
+    }
   }
   /* Write units need the old items' sizes: read them before the write. */
   double *units = dv_arena_calloc(r->arena, sizeof(double) * req.n_tables);
+  double **ix_units = dv_arena_calloc(r->arena, sizeof(*ix_units) * req.n_tables);
   st_write_req *w = dv_arena_alloc(r->arena, sizeof(*w) * req.n_reqs);
   size_t n = 0;
   for (size_t i = 0; i < req.n_tables; i++) {
     const p_batch_write_table *bt = &req.tables[i];
+    p_key_schema ks;
+    df_key_schema_of(tables[i], &ks);
+    if (req.rcc != P_RCC_NONE && nidx[i] > 0)
+      ix_units[i] = dv_arena_calloc(r->arena, sizeof(double) * nidx[i]);
     for (size_t j = 0; j < bt->n_reqs; j++) {
       const p_batch_write_req *q = &bt->reqs[j];
       if (req.rcc != P_RCC_NONE) {
@@ -94,6 +115,8 @@ void h_batch_write_item(df_req *r) {
         int found = old.type == DV_M;
         units[i] +=
             p_write_units(q->is_put ? dv_item_size(&q->item) : 0, found ? dv_item_size(&old) : 0, found);
+        df_index_units_add(&ks, idx[i], nidx[i], found ? &old : NULL, q->is_put ? &q->item : NULL,
+                           ix_units[i]);
       }
       w[n++] = (st_write_req){.table = tables[i], .op = q->is_put ? ST_PUT : ST_DEL, .item = &q->item};
     }
@@ -108,7 +131,11 @@ void h_batch_write_item(df_req *r) {
   json_object_set_new(out, "UnprocessedItems", json_object());
   if (req.rcc != P_RCC_NONE) {
     json_t *list = json_array();
-    for (size_t i = 0; i < req.n_tables; i++) add_capacity(list, req.tables[i].table_name, units[i], req.rcc);
+    for (size_t i = 0; i < req.n_tables; i++) {
+      json_t *cc =
+          df_write_capacity(req.tables[i].table_name, units[i], idx[i], ix_units[i], nidx[i], req.rcc);
+      if (cc) json_array_append_new(list, cc);
+    }
     json_object_set_new(out, "ConsumedCapacity", list);
   }
   /* ItemCollectionMetrics: only for tables with an LSI (none yet). */

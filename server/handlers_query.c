@@ -33,6 +33,24 @@
  * The /v1/ face's listings (rest_items.c) run the same pages in plain mode:
  * items in plain JSON, answered as {"items":[..],"count":N,"cursor":".."}
  * where the cursor is the base64url of the LastEvaluatedKey's plain JSON.
+ *
+ * IndexName (operations.md 5.3-5.5, "secondary indexes"): the page walks
+ * the storage index (st_iter_open on it: entries in index-key order, ties
+ * by table key, each its projected item) with the range of p_check_query
+ * in the index's terms and ExclusiveStartKey (index keys plus table keys)
+ * as start_after; LastEvaluatedKey is p_index_item_key of the last entry.
+ * Without Select and projection an index answers its entries as stored
+ * (ALL_PROJECTED_ATTRIBUTES). An LSI asked for attributes it does not
+ * project (p_index_needs_fetch) reads the base item of each entry
+ * (st_item_get; an entry whose item vanished is skipped), and the filter,
+ * Select ALL_ATTRIBUTES and the projection see that item. The 1 MB rule
+ * counts entry sizes; capacity counts entries (one rounding) plus each
+ * fetched item rounded to 4 KB, charged to the index
+ * (p_consumed_capacity_read). TTL hiding tests what was read
+ * (ttl.c). The page counts as one on the BASE table for pages.c (st_write
+ * of the base changes the index's tree), so base writes wait for it, like
+ * for a table page. Parallel Scan of an index splits the INDEX partition
+ * key's hash space.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,18 +71,22 @@
 typedef struct page {
   df_slice_job job;   /* pages.c's hook (first: the job is the page) */
   df_req *r;          /* the request answered */
-  st_table *t;        /* its table */
+  st_table *t;        /* its table (the base table of an index read) */
   p_key_schema ks;    /* the table's key schema (LastEvaluatedKey) */
+  const p_index *ix;  /* the index read (in r->arena), NULL for the table */
+  int fetch;          /* 1: read each entry's base item (p_index_needs_fetch) */
+  int as_stored;      /* 1: answer entries as stored (ALL_PROJECTED_ATTRIBUTES) */
   p_query q;          /* the parsed request (strings in r->arena) */
   int never_resume;   /* 1: no LastEvaluatedKey (a one-row Query) */
   int plain;          /* 1: a /v1/ listing (plain JSON items, REST answer) */
   st_iter *it;        /* the iterator, positioned after the last item read */
   dv_arena *scratch;  /* decoded items, recycled past SCRATCH_BYTES */
-  dv_value item;      /* the last item read (in scratch) */
+  dv_value item;      /* the last item (index entry) read (in scratch) */
   p_buf out;          /* the answer so far: '{"Items":[' and the items */
   uint64_t scanned;   /* items evaluated */
   uint64_t count;     /* items that passed the filter */
   uint64_t bytes;     /* their total size (the 1 MB cap and the capacity) */
+  double fetch_units; /* read units of the base items fetched (each rounded up to 4 KB) */
   uint64_t t_start;   /* uv_hrtime() when the page started (debug log) */
   uint64_t max_slice; /* longest slice so far, ns (debug log) */
   unsigned slices;    /* slices run so far (debug log) */
@@ -78,6 +100,12 @@ static void page_free(page *pg) {
   free(pg);
 }
 
+/* The LastEvaluatedKey of the page ending on pg->item. */
+static dv_value last_key(page *pg) {
+  if (pg->ix != NULL) return p_index_item_key(&pg->ks, pg->ix, &pg->item, pg->r->arena);
+  return p_item_key(&pg->ks, &pg->item, pg->r->arena);
+}
+
 /* Write the end of the answer, reply, free pg. stopped: Limit or the size
  * cap ended the page. */
 static void page_finish(page *pg, int stopped) {
@@ -88,7 +116,7 @@ static void page_finish(page *pg, int stopped) {
     snprintf(num, sizeof num, "],\"count\":%llu", (unsigned long long)pg->count);
     p_buf_puts(b, num);
     if (stopped && !pg->never_resume) {
-      dv_value k = p_item_key(&pg->ks, &pg->item, r->arena);
+      dv_value k = last_key(pg);
       p_buf kb;
       p_buf_init(&kb);
       p_write_plain_item(&kb, &k);
@@ -110,14 +138,15 @@ static void page_finish(page *pg, int stopped) {
            (unsigned long long)pg->scanned);
   p_buf_puts(b, num);
   if (stopped && !pg->never_resume) {
-    dv_value k = p_item_key(&pg->ks, &pg->item, r->arena);
+    dv_value k = last_key(pg);
     p_buf_puts(b, ",\"LastEvaluatedKey\":");
     p_write_item_json(b, &k);
   }
   /* One rounding per page over the evaluated sizes, at least one unit
    * (operations.md 3). */
-  json_t *cc = p_consumed_capacity(
-      pg->q.table_name, p_read_units((size_t)pg->bytes, pg->bytes > 0, pg->q.consistent), pg->q.rcc);
+  json_t *cc = p_consumed_capacity_read(
+      pg->q.table_name, pg->ix,
+      p_read_units((size_t)pg->bytes, pg->bytes > 0, pg->q.consistent) + pg->fetch_units, pg->q.rcc);
   if (cc) {
     char *text = json_dumps(cc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(cc);
@@ -156,23 +185,40 @@ static int page_slice(page *pg) {
     }
     if ((rc = st_iter_next(pg->it, pg->scratch, &pg->item)) != ST_OK) break;
     if (pg->item.type != DV_M) break;
-    if (df_ttl_expired(pg->r->srv, pg->t, &pg->item)) { /* hidden: not even counted */
+    /* What the filter, the projection and TTL see: the entry, or the base
+     * item it points to. */
+    const dv_value *eval = &pg->item;
+    dv_value base;
+    if (pg->fetch) {
+      if ((rc = st_item_get(pg->t, &pg->item, pg->scratch, &base)) != ST_OK) break;
+      if (base.type != DV_M) { /* cannot happen while writes wait; skipped like a hidden item */
+        if (uv_hrtime() - t0 >= SLICE_NS) return 0;
+        continue;
+      }
+      eval = &base;
+    }
+    if (df_ttl_expired(pg->r->srv, pg->t, eval)) { /* hidden: not even counted */
       if (uv_hrtime() - t0 >= SLICE_NS) return 0;
       continue;
     }
     pg->scanned++;
     pg->bytes += dv_item_size(&pg->item);
-    if (!q->filter || expr_matches(q->filter, &pg->item)) {
+    if (pg->fetch) pg->fetch_units += p_read_units(dv_item_size(eval), 1, q->consistent);
+    if (!q->filter || expr_matches(q->filter, eval)) {
       pg->count++;
       if (q->select != P_SELECT_COUNT) {
+        const dv_value *shown = pg->as_stored ? &pg->item : eval;
         if (pg->count > 1) p_buf_append(&pg->out, ",", 1);
-        if (pg->plain) {
-          p_write_plain_item(&pg->out, &pg->item);
-        } else if (q->projection) {
-          dv_value p = expr_project(&pg->item, q->projection->paths, q->projection->n, pg->scratch);
-          p_write_item_json(&pg->out, &p);
+        if (q->projection) {
+          dv_value p = expr_project(shown, q->projection->paths, q->projection->n, pg->scratch);
+          if (pg->plain)
+            p_write_plain_item(&pg->out, &p);
+          else
+            p_write_item_json(&pg->out, &p);
+        } else if (pg->plain) {
+          p_write_plain_item(&pg->out, shown);
         } else {
-          p_write_item_json(&pg->out, &pg->item);
+          p_write_item_json(&pg->out, shown);
         }
       }
     }
@@ -204,12 +250,20 @@ static int page_step(df_slice_job *j) {
   return page_slice((page *)j);
 }
 
-void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const st_iter_spec *spec,
-                 int never_resume, int plain) {
+void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_index *ix, const p_query *q,
+                 const st_iter_spec *spec, int never_resume, int plain) {
   /* Writes to t are waiting for a page in progress: go after them. */
   if (df_wait_writers(r, t)) return;
+  st_table *src = t;
+  if (ix != NULL && (src = st_index_find(t, ix->name)) == NULL) { /* meta names it, storage lacks it */
+    if (plain)
+      df_rest_reply_storage_error(r, ST_ECORRUPT, "REST index read");
+    else
+      df_reply_storage_error(r, ST_ECORRUPT, "Index read");
+    return;
+  }
   st_iter *it = NULL;
-  int rc = st_iter_open(t, spec, &it);
+  int rc = st_iter_open(src, spec, &it);
   if (rc != ST_OK) {
     if (plain)
       df_rest_reply_storage_error(r, rc, q->scan ? "REST scan" : "REST query");
@@ -222,6 +276,11 @@ void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *
   pg->r = r;
   pg->t = t;
   pg->ks = *ks;
+  pg->ix = ix;
+  pg->fetch = ix != NULL && p_index_needs_fetch(ks, ix, q);
+  /* an index without Select (and without projection): its entries as stored */
+  pg->as_stored =
+      ix != NULL && (q->select == P_SELECT_PROJECTED || (q->select == P_SELECT_ALL && !q->select_given));
   pg->q = *q;
   pg->never_resume = never_resume;
   pg->plain = plain;
@@ -261,16 +320,23 @@ void h_query(df_req *r) {
   if (!t) return;
   p_key_schema ks;
   df_key_schema_of(t, &ks);
+  p_index *idx;
+  size_t nidx;
+  if (df_table_indexes(t, r->arena, &idx, &nidx) != 0) {
+    df_reply_storage_error(r, ST_ECORRUPT, "Query meta");
+    return;
+  }
   p_query_range rg;
-  if (p_check_query(&ks, &q, r->arena, &rg, &e) != 0) {
+  const p_index *ix = NULL;
+  if (p_check_query(&ks, idx, nidx, &q, r->arena, &rg, &ix, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
   }
-  df_run_query(r, t, &ks, &q, &rg, rg.one_row, 0);
+  df_run_query(r, t, &ks, ix, &q, &rg, rg.one_row && ix == NULL, 0);
 }
 
-void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const p_query_range *rg,
-                  int never_resume, int plain) {
+void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_index *ix, const p_query *q,
+                  const p_query_range *rg, int never_resume, int plain) {
   st_iter_spec spec = {
       .hash_key = rg->hash,
       .range_lo = rg->lo,
@@ -280,7 +346,7 @@ void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_query 
       .start_after = q->esk.type == DV_M ? &q->esk : NULL,
       .reverse = !q->forward,
   };
-  df_run_page(r, t, ks, q, &spec, never_resume, plain);
+  df_run_page(r, t, ks, ix, q, &spec, never_resume, plain);
 }
 
 void h_scan(df_req *r) {
@@ -295,16 +361,26 @@ void h_scan(df_req *r) {
   if (!t) return;
   p_key_schema ks;
   df_key_schema_of(t, &ks);
-  if (p_check_scan(&ks, &q, &e) != 0) {
+  p_index *idx;
+  size_t nidx;
+  if (df_table_indexes(t, r->arena, &idx, &nidx) != 0) {
+    df_reply_storage_error(r, ST_ECORRUPT, "Scan meta");
+    return;
+  }
+  const p_index *ix = NULL;
+  if (p_check_scan(&ks, idx, nidx, &q, &ix, &e) != 0) {
     df_reply_error(r, &e, 0);
     return;
   }
-  if (df_run_scan(r, t, &ks, &q, 0, &e) != 0) df_reply_error(r, &e, 0);
+  if (df_run_scan(r, t, &ks, ix, &q, 0, &e) != 0) df_reply_error(r, &e, 0);
 }
 
-int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, int plain, p_error *err) {
+int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_index *ix, const p_query *q,
+                int plain, p_error *err) {
   if (q->total_segments > 1 && q->esk.type == DV_M) {
-    const dv_value *hk = dv_map_get(&q->esk, ks->hash_name, strlen(ks->hash_name));
+    /* segments split the partition-key hash space of what is scanned */
+    const char *hname = ix != NULL ? ix->key.hash_name : ks->hash_name;
+    const dv_value *hk = dv_map_get(&q->esk, hname, strlen(hname));
     if (st_segment_of(hk, q->total_segments) != q->segment) return p_scan_segment_error(q, err);
   }
   st_iter_spec spec = {
@@ -312,6 +388,6 @@ int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q
       .segment = q->segment,
       .total_segments = q->total_segments,
   };
-  df_run_page(r, t, ks, q, &spec, 0, plain);
+  df_run_page(r, t, ks, ix, q, &spec, 0, plain);
   return 0;
 }

@@ -3,7 +3,10 @@
  *
  * Startup: parse flags (environment variables give defaults), open the
  * storage engine (which takes the data directory's lock and replays the
- * log), set up the handlers' state, bind and start HTTP, run the loop.
+ * log), set up the handlers' state (tables, streams, SSE, TTL, then the
+ * indexes: df_indexes_init repairs what a crash left between a table's
+ * meta and its storage indexes and restarts unfinished GSI backfills),
+ * bind and start HTTP, run the loop.
  *
  * Shutdown on SIGINT/SIGTERM, in this order:
  *   1. stop accepting (MHD_quiesce_daemon, listening socket closed); every
@@ -45,6 +48,7 @@ typedef struct df_main {
   uv_timer_t drain;    /* DRAIN_TIMEOUT_MS after the first signal */
   int tables_up;       /* df_tables_init succeeded */
   int streams_up;      /* df_streams_init, df_sse_init and df_ttl_init succeeded */
+  int indexes_up;      /* df_indexes_init ran (its handles exist) */
   int force;           /* stop without waiting for slow clients */
   int finished;        /* step 4 done */
 } df_main;
@@ -84,6 +88,9 @@ static void usage(FILE *f) {
           "                         cut off (default 4096)\n"
           "  --rest-token TOKEN     require 'Authorization: Bearer TOKEN' on /v1/ (default:\n"
           "                         none; the daemon binds to loopback) [DYNAFILE_REST_TOKEN]\n"
+          "  --backfill-items N     base items read per slice of a GSI backfill (default 1000)\n"
+          "  --backfill-delay-ms N  pause between two backfill slices (default 0; for tests\n"
+          "                         that watch an index being built)\n"
           "  --version              print the version and exit\n"
           "  -h, --help             print this help and exit\n"
           "\n"
@@ -134,6 +141,8 @@ static const int_flag int_flags[] = {
     {"iterator-ttl-s", NULL, 1, INT_MAX, offsetof(df_config, iterator_ttl_s), 0},
     {"sse-heartbeat-ms", NULL, 10, INT_MAX, offsetof(df_config, sse_heartbeat_ms), 0},
     {"sse-backlog", NULL, 1, 1L << 24, offsetof(df_config, sse_backlog), 1},
+    {"backfill-items", NULL, 1, 1L << 20, offsetof(df_config, backfill_items), 0},
+    {"backfill-delay-ms", NULL, 0, INT_MAX, offsetof(df_config, backfill_delay_ms), 0},
 };
 #define N_INT_FLAGS (sizeof int_flags / sizeof int_flags[0])
 
@@ -183,6 +192,7 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
   cfg->iterator_ttl_s = 900;
   cfg->sse_heartbeat_ms = 15000;
   cfg->sse_backlog = 4096;
+  cfg->backfill_items = 1000;
   long x;
   const char *env;
   /* Environment first, so that flags win. */
@@ -307,6 +317,8 @@ static void finish(df_main *m) {
   df_server *s = &m->srv;
   m->finished = 1;
   df_loop_stop(s);
+  if (m->indexes_up) df_indexes_close(s); /* backfill iterators go before the tables */
+  m->indexes_up = 0;
   if (m->streams_up) {
     df_sse_close(s);
     df_ttl_close(s);
@@ -421,7 +433,13 @@ int main(int argc, char **argv) {
       status = 1;
     } else {
       m.streams_up = 1;
-      if (df_loop_start(s) != 0) status = 1;
+      m.indexes_up = 1;
+      if (df_indexes_init(s) != 0) {
+        df_log(s, DF_LOG_ERROR, "cannot reconcile the tables' indexes with storage");
+        status = 1;
+      } else if (df_loop_start(s) != 0) {
+        status = 1;
+      }
     }
   }
   if (status != 0) { /* close what was opened, then the storage */

@@ -19,6 +19,11 @@
  * pages in progress on its tables, at most one page's work each, never a
  * whole table scan (a scan is many pages, each a separate request).
  *
+ * Index pages: a Query or Scan with IndexName iterates the index's tree,
+ * which every st_write of the base table changes, so it registers as a
+ * page of the BASE table: base writes wait for it the same way. A GSI
+ * backfill (indexes.c) skips its table while the table is busy here.
+ *
  * Fairness: a new page of a table that has parked writes parks too
  * (df_wait_writers), so overlapping pages from several clients cannot keep
  * a table busy forever; it runs after those writes.

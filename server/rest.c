@@ -11,8 +11,13 @@
  *   /v1/tables/<t>/items                  GET     scan / NDJSON export; PUT put an item
  *   /v1/tables/<t>/items:batch            POST    NDJSON import
  *   /v1/tables/<t>/items/<pk>[/<sk>]      GET, PATCH, DELETE one item; GET on <pk>
- *                                                 alone of a table with a sort key:
+ *                                                 alone of a table with a sort key (or
+ *                                                 with ?index=<name>, of any table):
  *                                                 the item collection
+ *
+ * A table resource lists the table's secondary indexes ("indexes": name,
+ * type, keys, projection, status, live counts) when it has any; they are
+ * made with the DynamoDB face.
  *
  * One implementation, two faces: every request goes through the DynamoDB
  * face's validation (table names, key schemas, values, expressions: same
@@ -376,6 +381,42 @@ static int token_ok(const char *hdr, const char *token) {
 
 /* ---- tables ------------------------------------------------------------------------ */
 
+/* The "indexes" member of a table resource: [{name, type "global" |
+ * "local", partitionKey, sortKey?, projection, include?, status,
+ * itemCount, sizeBytes}] in meta order; NULL when t has none. */
+static json_t *index_resources(const st_table *t) {
+  const p_index *idx;
+  size_t n;
+  if (df_table_indexes_cached((st_table *)t, &idx, &n) != 0 || n == 0) return NULL;
+  static const char *const proj[] = {"KEYS_ONLY", "INCLUDE", "ALL"};
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    const p_index *ix = &idx[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(ix->name));
+    json_object_set_new(o, "type", json_string(ix->global ? "global" : "local"));
+    json_object_set_new(
+        o, "partitionKey",
+        json_pack("{s:s,s:s}", "name", ix->key.hash_name, "type", dv_type_name(ix->key.hash_type)));
+    if (ix->key.range_name != NULL)
+      json_object_set_new(
+          o, "sortKey",
+          json_pack("{s:s,s:s}", "name", ix->key.range_name, "type", dv_type_name(ix->key.range_type)));
+    json_object_set_new(o, "projection", json_string(proj[ix->projection]));
+    if (ix->n_include > 0) {
+      json_t *inc = json_array();
+      for (size_t k = 0; k < ix->n_include; k++) json_array_append_new(inc, json_string(ix->include[k]));
+      json_object_set_new(o, "include", inc);
+    }
+    json_object_set_new(o, "status", json_string(ix->creating ? "CREATING" : "ACTIVE"));
+    st_table *st = st_index_find(t, ix->name);
+    json_object_set_new(o, "itemCount", json_integer(st != NULL ? (json_int_t)st_table_item_count(st) : 0));
+    json_object_set_new(o, "sizeBytes", json_integer(st != NULL ? (json_int_t)st_table_size_bytes(st) : 0));
+    json_array_append_new(arr, o);
+  }
+  return arr;
+}
+
 /* The table resource (docs/REST.md): new reference, NULL if its meta is
  * unreadable. status NULL = its current one. */
 static json_t *table_resource(df_server *s, const st_table *t, const char *status) {
@@ -411,6 +452,8 @@ static json_t *table_resource(df_server *s, const st_table *t, const char *statu
   json_t *ttl = json_object_get(json_object_get(meta, "TimeToLive"), "AttributeName");
   if (json_is_string(ttl)) json_object_set(o, "ttlAttribute", ttl);
   json_decref(meta);
+  json_t *ixs = index_resources(t);
+  if (ixs != NULL) json_object_set_new(o, "indexes", ixs);
   return o;
 }
 

@@ -11,9 +11,15 @@
  *   - listings are DynamoDB Query / Scan requests built from the query
  *     parameters (KeyConditionExpression from the path and from / to /
  *     begins_with, FilterExpression from filter / names / values, Limit,
- *     ExclusiveStartKey from the cursor) and parsed by p_parse_query /
- *     p_parse_scan, then run by handlers_query.c's sliced pages in plain
- *     mode (df_run_page): same validation, same 1 MB page cap, same slicing;
+ *     ExclusiveStartKey from the cursor, IndexName from index) and parsed by
+ *     p_parse_query / p_parse_scan, then run by handlers_query.c's sliced
+ *     pages in plain mode (df_run_page): same validation, same 1 MB page
+ *     cap, same slicing. With index=<name>, /items/<pk> lists the index
+ *     partition <pk> (its value of the INDEX's partition key, from / to /
+ *     begins_with on the index's sort key) whatever the table's key, and
+ *     /items scans the index; the cursor then holds the index and table keys;
+ *   - item bodies are checked against the table's indexes like PutItem's
+ *     (p_check_index_keys: a wrong-typed or empty index key is a 400);
  *   - a write is applied with st_write, which emits its stream events, and
  *     answered once its LSN is durable (df_rest_reply holds it); a write to
  *     a table with a page in progress is parked and run again after it
@@ -44,8 +50,8 @@
  * written if one is bad: 400 naming the 1-based line), then applies them
  * in order, in st_write batches of at most IMPORT_BATCH writes; a batch is
  * cut before a key it already holds (st_write refuses two writes of one
- * item in a batch on a table with a stream), so the later line wins. The
- * answer waits for the last batch's LSN. The batches are atomic one by
+ * item in a batch on a table with a stream or indexes), so the later line
+ * wins. The answer waits for the last batch's LSN. The batches are atomic one by
  * one, not together: a crash during an import leaves a prefix of them.
  * Both phases run in slices of about SLICE_NS (the first in the
  * handler, the others one per loop iteration from an idle handle, the
@@ -357,8 +363,8 @@ static int add_limit(df_rest *x, json_t *body) {
   return 0;
 }
 
-/* index -> IndexName (the DynamoDB face then answers "The table does not
- * have the specified index"). */
+/* index -> IndexName (checked by p_check_query / p_check_scan against the
+ * table's indexes). */
 static void add_index(df_rest *x, json_t *body) {
   size_t len = 0;
   const char *v = rest_arg(x, "index", &len);
@@ -397,27 +403,35 @@ static int sk_arg(df_rest *x, const p_key_schema *ks, const char *name, json_t *
   return 0;
 }
 
-/* GET /v1/tables/<t>/items/<pk> on a table with a sort key: a Query. */
-static void list_collection(df_rest *x, st_table *t, const p_key_schema *ks, const dv_value *key) {
+/* GET /v1/tables/<t>/items/<pk> on a table with a sort key, or with
+ * index=<name>: a Query. ks: the table's key schema; lks: that of what is
+ * listed (the index's, or ks); key holds lks's partition key. */
+static void list_collection(df_rest *x, st_table *t, const p_key_schema *ks, const p_key_schema *lks,
+                            const dv_value *key) {
   df_req *r = x->r;
   json_t *body = json_pack("{s:s}", "TableName", st_table_info(t)->name);
   r->body = body; /* owned by the request from now on (server_int.h) */
   json_t *names, *values, *lo = NULL, *hi = NULL, *prefix = NULL;
   int reverse = 0;
   if (add_expressions(x, body, &names, &values) || add_limit(x, body) || add_cursor(x, body) ||
-      bool_arg(x, "reverse", &reverse) || sk_arg(x, ks, "from", &lo) || sk_arg(x, ks, "to", &hi) ||
-      sk_arg(x, ks, "begins_with", &prefix))
+      bool_arg(x, "reverse", &reverse) || sk_arg(x, lks, "from", &lo) || sk_arg(x, lks, "to", &hi) ||
+      sk_arg(x, lks, "begins_with", &prefix))
     goto fail;
   if (prefix != NULL && (lo != NULL || hi != NULL)) {
     rest_fail(x, 0, 400, "BadRequest", "begins_with cannot be combined with from or to.");
     goto fail;
   }
   add_index(x, body);
-  json_object_set_new(names, PH_PK_NAME, json_string(ks->hash_name));
-  json_object_set_new(values, PH_PK, p_value_to_json(dv_map_get(key, ks->hash_name, strlen(ks->hash_name))));
+  if ((lo != NULL || hi != NULL || prefix != NULL) && lks->range_name == NULL) {
+    rest_fail(x, 0, 400, "BadRequest", "from, to and begins_with need a sort key; the index has none.");
+    goto fail;
+  }
+  json_object_set_new(names, PH_PK_NAME, json_string(lks->hash_name));
+  json_object_set_new(values, PH_PK,
+                      p_value_to_json(dv_map_get(key, lks->hash_name, strlen(lks->hash_name))));
   const char *kce = PH_PK_NAME " = " PH_PK;
   if (lo != NULL || hi != NULL || prefix != NULL)
-    json_object_set_new(names, PH_SK_NAME, json_string(ks->range_name));
+    json_object_set_new(names, PH_SK_NAME, json_string(lks->range_name));
   if (prefix != NULL) {
     kce = PH_PK_NAME " = " PH_PK " AND begins_with(" PH_SK_NAME ", " PH_LO ")";
     json_object_set_new(values, PH_LO, prefix);
@@ -440,11 +454,19 @@ static void list_collection(df_rest *x, st_table *t, const p_key_schema *ks, con
   p_query_range rg;
   p_error e;
   p_error_init(&e);
-  if (p_parse_query(body, r->arena, &q, &e) != 0 || p_check_query(ks, &q, r->arena, &rg, &e) != 0) {
+  p_index *idx;
+  size_t nidx;
+  const p_index *ix = NULL;
+  if (df_table_indexes(t, r->arena, &idx, &nidx) != 0) {
+    df_rest_reply_storage_error(r, ST_ECORRUPT, "REST query meta");
+    return;
+  }
+  if (p_parse_query(body, r->arena, &q, &e) != 0 ||
+      p_check_query(ks, idx, nidx, &q, r->arena, &rg, &ix, &e) != 0) {
     rest_p_error(x, &e, 0);
     return;
   }
-  df_run_query(r, t, ks, &q, &rg, 0, 1);
+  df_run_query(r, t, ks, ix, &q, &rg, 0, 1);
   return;
 fail:
   json_decref(lo);
@@ -612,7 +634,8 @@ static void export_table(df_rest *x, st_table *t, const p_key_schema *ks) {
   p_query q;
   if (add_expressions(x, ex->body, &names, &values)) goto fail;
   drop_empty_maps(ex->body);
-  if (p_parse_scan(ex->body, ex->arena, &q, &e) != 0 || p_check_scan(ks, &q, &e) != 0) {
+  const p_index *which = NULL;
+  if (p_parse_scan(ex->body, ex->arena, &q, &e) != 0 || p_check_scan(ks, NULL, 0, &q, &which, &e) != 0) {
     rest_p_error(x, &e, 0);
     goto fail;
   }
@@ -672,11 +695,18 @@ static void scan_items(df_rest *x, const char *table) {
   p_query q;
   p_error e;
   p_error_init(&e);
-  if (p_parse_scan(body, r->arena, &q, &e) != 0 || p_check_scan(&ks, &q, &e) != 0) {
+  p_index *idx;
+  size_t nidx;
+  const p_index *ix = NULL;
+  if (df_table_indexes(t, r->arena, &idx, &nidx) != 0) {
+    df_rest_reply_storage_error(r, ST_ECORRUPT, "REST scan meta");
+    return;
+  }
+  if (p_parse_scan(body, r->arena, &q, &e) != 0 || p_check_scan(&ks, idx, nidx, &q, &ix, &e) != 0) {
     rest_p_error(x, &e, 0);
     return;
   }
-  if (df_run_scan(r, t, &ks, &q, 1, &e) != 0) rest_p_error(x, &e, 0);
+  if (df_run_scan(r, t, &ks, ix, &q, 1, &e) != 0) rest_p_error(x, &e, 0);
 }
 
 /* PUT: replace (or create) one item. */
@@ -703,7 +733,13 @@ static void put_item(df_rest *x, const char *table) {
   if (df_wait_tables(x->r, &t, 1)) return; /* a page of t is in progress: run again after it */
   p_key_schema ks;
   df_key_schema_of(t, &ks);
-  if (p_check_put_item(&ks, &item, &e) != 0) {
+  const p_index *idx;
+  size_t nidx;
+  if (df_table_indexes_cached(t, &idx, &nidx) != 0) {
+    df_rest_reply_storage_error(x->r, ST_ECORRUPT, "REST put meta");
+    return;
+  }
+  if (p_check_put_item(&ks, &item, &e) != 0 || p_check_index_keys(idx, nidx, &item, &e) != 0) {
     rest_p_error(x, &e, 0);
     return;
   }
@@ -804,6 +840,16 @@ static void patch_item(df_rest *x, st_table *t, const p_key_schema *ks, const dv
     rest_fail(x, st_table_last_lsn(t), 400, "ValidationError", "%s", EXPR_MSG_ITEM_TOO_BIG);
     return;
   }
+  const p_index *idx;
+  size_t nidx;
+  if (df_table_indexes_cached(t, &idx, &nidx) != 0) {
+    df_rest_reply_storage_error(x->r, ST_ECORRUPT, "REST patch meta");
+    return;
+  }
+  if (p_check_index_keys(idx, nidx, &nw, &e) != 0) {
+    rest_p_error(x, &e, st_table_last_lsn(t));
+    return;
+  }
   if (write_preconditions(x, t, &old)) return;
   uint64_t lsn = 0;
   if (write_one(x, t, ST_PUT, &nw, EXPR_MSG_ITEM_TOO_BIG, &lsn)) return;
@@ -822,7 +868,25 @@ void rest_item(df_rest *x, const char *table) {
   if (t == NULL) return;
   p_key_schema ks;
   df_key_schema_of(t, &ks);
-  int collection = x->nseg == 4 && ks.range_name != NULL;
+  /* index=<name> on GET /items/<pk>: the index partition <pk> */
+  size_t ilen = 0;
+  const char *iname = get && x->nseg == 4 ? rest_arg(x, "index", &ilen) : NULL;
+  p_key_schema lks = ks;
+  if (iname != NULL) {
+    p_index *idx;
+    size_t nidx;
+    if (df_table_indexes(t, x->r->arena, &idx, &nidx) != 0) {
+      df_rest_reply_storage_error(x->r, ST_ECORRUPT, "REST index meta");
+      return;
+    }
+    const p_index *ix = strlen(iname) == ilen ? p_index_find(idx, nidx, iname) : NULL;
+    if (ix == NULL) {
+      rest_fail(x, 0, 400, "ValidationError", "The table does not have the specified index: %.255s", iname);
+      return;
+    }
+    lks = ix->key;
+  }
+  int collection = x->nseg == 4 && (ks.range_name != NULL || iname != NULL);
   if (collection && !get) {
     rest_fail(x, 0, 405, "MethodNotAllowed",
               "Method %.32s is not allowed on an item collection (/items/<pk> of a table with a sort key); "
@@ -837,16 +901,16 @@ void rest_item(df_rest *x, const char *table) {
     dv_attr *at = dv_arena_calloc(a, sizeof *at);
     p_error e;
     p_error_init(&e);
-    if (p_plain_key_segment(x->seg[3], x->seg_len[3], ks.hash_type, a, &at->value, &e) != 0) {
+    if (p_plain_key_segment(x->seg[3], x->seg_len[3], lks.hash_type, a, &at->value, &e) != 0) {
       rest_p_error(x, &e, 0);
       return;
     }
-    at->name = ks.hash_name;
-    at->name_len = (uint32_t)strlen(ks.hash_name);
+    at->name = lks.hash_name;
+    at->name_len = (uint32_t)strlen(lks.hash_name);
     key.type = DV_M;
     key.n = 1;
     key.u.attrs = at;
-    list_collection(x, t, &ks, &key);
+    list_collection(x, t, &ks, &lks, &key);
     return;
   }
   if (path_key(x, &ks, &key)) return;
@@ -889,8 +953,8 @@ static int key_set_add(key_set *ks, uint64_t h) {
 
 /* Parse and check one line (text[0..len), 1-based line number ln) into op.
  * 0, or -1 answered. */
-static int import_line(df_rest *x, const p_key_schema *ks, const char *text, size_t len, size_t ln,
-                       import_op *op) {
+static int import_line(df_rest *x, const p_key_schema *ks, const p_index *idx, size_t nidx, const char *text,
+                       size_t len, size_t ln, import_op *op) {
   json_error_t err;
   json_t *j = rest_parse_json(text, len, &err);
   if (j == NULL) {
@@ -916,7 +980,8 @@ static int import_line(df_rest *x, const p_key_schema *ks, const char *text, siz
       p_error_set(&e, P_VALIDATION, "Item size has exceeded the maximum allowed size");
       goto verr;
     }
-    if (p_check_put_item(ks, &op->item, &e) != 0) goto verr;
+    if (p_check_put_item(ks, &op->item, &e) != 0 || p_check_index_keys(idx, nidx, &op->item, &e) != 0)
+      goto verr;
     dv_value k = p_item_key(ks, &op->item, x->r->arena);
     op->khash = st_item_hash(&k);
   } else {
@@ -941,6 +1006,8 @@ typedef struct import_job {
   char *table;                  /* table name (malloc'd) */
   uint64_t table_id;            /* st_table_id when it started (a new table of that name is not it) */
   p_key_schema ks;              /* its key schema (names in the request's arena) */
+  p_index *idx;                 /* its indexes when it started (request's arena) */
+  size_t nidx;                  /* entries in idx */
   const char *p;                /* next line to parse */
   size_t ln;                    /* lines seen so far */
   import_op *ops;               /* parsed lines (malloc'd) */
@@ -978,7 +1045,8 @@ static int import_slice(import_job *job) {
         job->cap = job->cap ? job->cap * 2 : 256;
         job->ops = df_xrealloc(job->ops, job->cap * sizeof *job->ops);
       }
-      if (import_line(x, &job->ks, job->p, len, job->ln, &job->ops[job->n])) return SLICE_DONE;
+      if (import_line(x, &job->ks, job->idx, job->nidx, job->p, len, job->ln, &job->ops[job->n]))
+        return SLICE_DONE;
       job->puts += job->ops[job->n].put;
       job->n++;
     }
@@ -1063,6 +1131,11 @@ void rest_batch(df_rest *x, const char *table) {
   job->ks.hash_name = dv_arena_strndup(a, job->ks.hash_name, strlen(job->ks.hash_name));
   if (job->ks.range_name != NULL)
     job->ks.range_name = dv_arena_strndup(a, job->ks.range_name, strlen(job->ks.range_name));
+  if (df_table_indexes(t, a, &job->idx, &job->nidx) != 0) {
+    import_free(job);
+    df_rest_reply_storage_error(x->r, ST_ECORRUPT, "REST import meta");
+    return;
+  }
   job->p = x->body;
   /* The first slice here; the others from the loop, the request answered
    * later (like a sliced page). */

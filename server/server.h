@@ -41,6 +41,8 @@ typedef struct df_config {
   int sse_heartbeat_ms;      /* SSE comment heartbeat (default 15000) */
   size_t sse_backlog;        /* SSE events queued per subscriber before it is cut off (default 4096) */
   const char *rest_token;    /* --rest-token: /v1/ requires "Authorization: Bearer <it>" (NULL = open) */
+  int backfill_items;        /* --backfill-items: base items read per GSI backfill slice (default 1000) */
+  int backfill_delay_ms;     /* --backfill-delay-ms: pause between backfill slices (default 0; tests) */
 } df_config;
 
 typedef struct df_server df_server;
@@ -58,6 +60,7 @@ struct df_server {
   struct df_streams *streams; /* stream registry, trimming (streams.c) */
   struct df_sse *sse;        /* server-sent-event subscribers (sse.c) */
   struct df_ttl *ttl;        /* TTL sweeper (ttl.c) */
+  struct df_indexes *indexes; /* GSI backfill jobs (indexes.c) */
   int stopping;              /* 1 once SIGINT/SIGTERM arrived */
 };
 
@@ -109,21 +112,25 @@ void h_batch_get_item(df_req *r);
 /* Query and Scan handlers (handlers_query.c). */
 void h_query(df_req *r);
 void h_scan(df_req *r);
-/* Evaluate one Query/Scan page of q over spec on t and answer it: the
- * first slice in the caller, the others from the loop (pages.c) while
- * writes to t wait. never_resume: no LastEvaluatedKey (a one-row Query).
- * plain: a /v1/ listing, answered {"items":[..],"count":N,"cursor":..}
- * with df_rest_reply_text (handlers_query.c). */
-void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const st_iter_spec *spec,
-                 int never_resume, int plain);
-/* A checked Scan (p_check_scan done): the parallel-scan segment check of
- * its ExclusiveStartKey, then df_run_page. 0, or -1 with err set and
- * nothing answered (the caller answers in its face's words). */
-int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, int plain, p_error *err);
-/* A checked Query (p_check_query done, its range in rg): df_run_page over
- * the partition and sort-key range. */
-void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_query *q, const p_query_range *rg,
-                  int never_resume, int plain);
+/* Evaluate one Query/Scan page of q over spec on t -- or, ix non-NULL, on
+ * t's index ix (spec in the index's terms) -- and answer it: the first
+ * slice in the caller, the others from the loop (pages.c) while writes to t
+ * wait. ix (what p_check_query / p_check_scan returned as *which) must stay
+ * valid until the request is answered (r->arena: df_table_indexes).
+ * never_resume: no LastEvaluatedKey (a one-row Query). plain: a /v1/
+ * listing, answered {"items":[..],"count":N,"cursor":..} with
+ * df_rest_reply_text (handlers_query.c). */
+void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_index *ix, const p_query *q,
+                 const st_iter_spec *spec, int never_resume, int plain);
+/* A checked Scan (p_check_scan done, *which in ix): the parallel-scan
+ * segment check of its ExclusiveStartKey, then df_run_page. 0, or -1 with
+ * err set and nothing answered (the caller answers in its face's words). */
+int df_run_scan(df_req *r, st_table *t, const p_key_schema *ks, const p_index *ix, const p_query *q,
+                int plain, p_error *err);
+/* A checked Query (p_check_query done, its range in rg, *which in ix):
+ * df_run_page over the partition and sort-key range. */
+void df_run_query(df_req *r, st_table *t, const p_key_schema *ks, const p_index *ix, const p_query *q,
+                  const p_query_range *rg, int never_resume, int plain);
 
 /* ---- pages.c: sliced pages and the writes that wait for them ------------ */
 
@@ -170,8 +177,30 @@ st_table *df_item_table(df_req *r, const char *name);
 /* The table's meta (protocol/control.c's JSON object) parsed; new ref, NULL
  * if unreadable. */
 json_t *df_table_meta(const st_table *t);
-/* Store meta as the table's meta (logged). */
+/* Store meta as the table's meta (logged); drops what df_table_state
+ * derived from the old meta (the cached index list). */
 int df_table_set_meta(df_server *s, st_table *t, const json_t *meta, uint64_t *lsn);
+
+/* What the server keeps in memory on a live table (st_table_user), all of
+ * it derived from the table's meta: ttl.c's TTL facts and indexes.c's
+ * parsed index list. Made on first use; freed when the table is dropped
+ * (df_table_delete) or the server stops (df_tables_close). */
+typedef struct df_table_state {
+  char *ttl_attr;        /* ttl.c: TTL attribute name, NULL while TTL is disabled */
+  size_t ttl_attr_len;   /* its length */
+  double ttl_changed_at; /* ttl.c: last successful UpdateTimeToLive (cooldown), 0 = never */
+  int idx_loaded;        /* indexes.c: idx / n_idx hold the current meta's indexes */
+  json_t *idx_meta;      /* the meta they were parsed from (kept: their strings may point into it) */
+  dv_arena *idx_arena;   /* their memory */
+  p_index *idx;          /* the table's indexes, LSIs then GSIs (NULL when none) */
+  size_t n_idx;          /* entries in idx */
+} df_table_state;
+/* t's state, made if it has none. */
+df_table_state *df_table_state_of(st_table *t);
+/* t's state, NULL if it has none yet. */
+df_table_state *df_table_state_peek(const st_table *t);
+/* Free t's state (before t is dropped; at shutdown). */
+void df_table_state_free(st_table *t);
 /* The TableDescription of a live table in the given status (NULL = its
  * current one). New reference, NULL if its stored meta is unreadable. */
 json_t *df_describe_table(df_server *s, const st_table *t, const char *status);
@@ -282,7 +311,8 @@ int df_ttl_expired(df_server *s, const st_table *t, const dv_value *item);
 /* The table's meta changed (UpdateTimeToLive, DeleteTable, CreateTable):
  * refresh the sweeper's view of it. */
 void df_ttl_table_changed(df_server *s, st_table *t);
-/* t is about to be dropped: forget it (frees what ttl.c hangs on it). */
+/* t is about to be dropped: forget it (stops sweeping it; its
+ * df_table_state, TTL facts included, goes with df_table_state_free). */
 void df_ttl_table_forget(df_server *s, st_table *t);
 /* UpdateTimeToLive after the table lookup (shared by both faces): the
  * state checks (p_check_update_ttl), the cooldown, the new meta. ST_OK
@@ -291,6 +321,49 @@ void df_ttl_table_forget(df_server *s, st_table *t);
 int df_ttl_update(df_server *s, st_table *t, const p_update_ttl *q, uint64_t *lsn, p_error *e);
 void h_update_time_to_live(df_req *r);
 void h_describe_time_to_live(df_req *r);
+
+/* ---- indexes.c: secondary indexes -------------------------------------- */
+
+/* The table's meta lists its indexes (p_table_indexes; parsed once per
+ * meta version and cached in the table's df_table_state); storage holds
+ * one ST_KIND_INDEX entry per index (st_index_find by IndexName),
+ * maintained by st_write. A GSI added by UpdateTable is filled by a
+ * backfill job in slices (st_index_fill) while reads and writes go on;
+ * meta shows it CREATING with Backfilling true until the job ends, then
+ * ACTIVE. Crash ordering and repair: indexes.c. */
+
+int df_indexes_init(df_server *s); /* after df_tables_init: reconcile meta with storage, restart backfills */
+void df_indexes_close(df_server *s);
+/* The indexes of t (from its meta), copied into arena a (valid as long as
+ * a, whatever happens to t). 0, or -1 if unreadable. */
+int df_table_indexes(const st_table *t, dv_arena *a, p_index **idx, size_t *n);
+/* The same without a copy, from t's df_table_state: borrowed, valid until
+ * t's meta changes or t is dropped, i.e. within one synchronous step of a
+ * handler (the write paths). 0, or -1 if unreadable. */
+int df_table_indexes_cached(st_table *t, const p_index **idx, size_t *n);
+/* Create t's storage index for ix (st_index_create; ST_EEXIST if it
+ * exists). *out (may be NULL) receives it. */
+int df_index_create(df_server *s, st_table *t, const p_index *ix, st_table **out, uint64_t *lsn);
+/* Fill index ix of t from every item of t at once (a table just created,
+ * startup repair). */
+int df_index_fill_now(df_server *s, st_table *t, st_table *ix, uint64_t *lsn);
+/* ItemCount / IndexSizeBytes of t's storage indexes, for
+ * p_table_description: fills out[0..max), returns how many. */
+size_t df_index_stats(const st_table *t, p_index_stats *out, size_t max);
+/* Add the index write units of one write (old / new: the item before and
+ * after, NULL for none) to units[0..n), one per index idx[i]. */
+void df_index_units_add(const p_key_schema *ks, const p_index *idx, size_t n, const dv_value *old_item,
+                        const dv_value *new_item, double *units);
+/* ConsumedCapacity of a write (NULL when rcc is NONE): p_consumed_capacity
+ * without indexes, p_consumed_capacity_indexed with them. */
+json_t *df_write_capacity(const char *table, double table_units, const p_index *idx, const double *units,
+                          size_t n, p_rcc rcc);
+/* Start filling GSI name of t from the items t holds (its storage index
+ * exists); meta goes to ACTIVE when done. */
+void df_index_backfill_start(df_server *s, st_table *t, const char *name);
+/* Stop the backfill jobs of t (all of them when name is NULL), before t or
+ * the index is dropped. */
+void df_index_backfill_stop(df_server *s, st_table *t, const char *name);
 
 /* ---- rest.c: answers of the /v1/ face given by other files -------------- */
 

@@ -29,6 +29,13 @@
  * write acknowledged while the stream was attached has its event.
  *
  * One shard per stream, ShardId "shardId-<20-digit creation ms>-<8 hex>".
+ * UpdateTable also carries GlobalSecondaryIndexUpdates: after
+ * p_check_update_table, a Create makes the storage index, stores the meta
+ * showing it CREATING (Backfilling) and starts its backfill (indexes.c); a
+ * Delete stops its backfill, stores the meta without it and drops it. The
+ * answer shows the new GSI CREATING (the table stays ACTIVE). Both wait for
+ * the table's sliced pages like a write (an iterator may be on the index).
+ *
  * Sequence numbers are storage's ((LSN << 16) | index), printed with 21
  * digits. Retention: every RETENTION_TICK_MS the events older than
  * cfg.stream_retention_s are trimmed, and DISABLED streams older than that
@@ -694,11 +701,15 @@ void h_update_table(df_req *r) {
     df_reply_error(r, &e, 0);
     return;
   }
-  if (q.has_gsi_updates || q.has_replica_updates) {
+  if (q.has_replica_updates) {
     json_decref(q.changes);
-    p_error_set(&e, P_VALIDATION, "%s are not supported by dynafile yet",
-                q.has_gsi_updates ? "GlobalSecondaryIndexUpdates" : "ReplicaUpdates");
+    p_error_set(&e, P_VALIDATION, "%s are not supported by dynafile yet", "ReplicaUpdates");
     df_reply_error(r, &e, 0);
+    return;
+  }
+  /* Dropping an index closes what reads it: wait for t's pages in progress. */
+  if (q.has_gsi_updates && df_wait_tables(r, &t, 1)) {
+    json_decref(q.changes);
     return;
   }
   json_t *meta = df_table_meta(t);
@@ -717,7 +728,30 @@ void h_update_table(df_req *r) {
   }
   uint64_t lsn = 0;
   int rc = ST_OK;
-  if (q.has_stream && q.stream_enabled) {
+  /* GlobalSecondaryIndexUpdates (indexes.c's crash order): a Create makes
+   * the storage index before the meta that names it (CREATING, Backfilling)
+   * and then starts its backfill; a Delete stores the meta without it
+   * before dropping it. */
+  st_table *new_ix = NULL, *old_ix = NULL;
+  if (q.gsi_create != NULL) {
+    p_index *idx = NULL;
+    size_t n = 0;
+    const p_index *ix = NULL;
+    if (p_table_indexes(nmeta, r->arena, &idx, &n) != 0 || (ix = p_index_find(idx, n, q.gsi_create)) == NULL)
+      rc = ST_ECORRUPT;
+    if (rc == ST_OK) rc = df_index_create(s, t, ix, &new_ix, &lsn);
+    if (rc == ST_OK && new_ix == NULL) new_ix = st_index_find(t, q.gsi_create);
+    if (rc == ST_OK) {
+      json_t *m2 = p_meta_set_index_status(nmeta, q.gsi_create, "CREATING", 1);
+      json_decref(nmeta);
+      nmeta = m2;
+    }
+  }
+  if (q.gsi_delete != NULL) {
+    df_index_backfill_stop(s, t, q.gsi_delete);
+    old_ix = st_index_find(t, q.gsi_delete);
+  }
+  if (rc == ST_OK && q.has_stream && q.stream_enabled) {
     char label[24];
     char *arn = NULL;
     rc = df_stream_enable(s, t, q.stream_view, label, &arn, &lsn);
@@ -730,6 +764,11 @@ void h_update_table(df_req *r) {
   if (rc == ST_OK) rc = df_table_set_meta(s, t, nmeta, &lsn);
   json_decref(nmeta);
   if (rc == ST_OK && q.has_stream && !q.stream_enabled) rc = df_stream_disable(s, t, &lsn);
+  if (rc == ST_OK && old_ix != NULL) {
+    rc = st_table_drop(s->db, old_ix, &lsn);
+    if (rc == ST_OK) df_commit_checkpoint_soon(s); /* its files go at a checkpoint */
+  }
+  if (rc == ST_OK && new_ix != NULL) df_index_backfill_start(s, t, q.gsi_create);
   if (rc != ST_OK) {
     df_reply_storage_error(r, rc, "UpdateTable");
     return;

@@ -3,8 +3,9 @@
  * expired items from reads, and the sweeper that deletes them.
  *
  * TTL is enabled per table by the "TimeToLive" member of the table's meta
- * (protocol.h); this file keeps a parsed copy of it on the table
- * (st_table_user) so that the read paths can test an item in a few
+ * (protocol.h); this file keeps a parsed copy of it in the table's
+ * df_table_state (server.h: the per-table struct hung on st_table_user,
+ * shared with indexes.c) so that the read paths can test an item in a few
  * instructions. An item is expired when its TTL attribute is a Number of
  * epoch seconds <= now and not more than five years in the past
  * (streams-ttl.md 7.3).
@@ -13,6 +14,10 @@
  * behaviour) GetItem, BatchGetItem, Query and Scan skip expired items, and
  * the writes' conditions and UpdateItem see them as absent; with
  * --ttl-hide-expired=false they are returned until swept, as AWS does.
+ * Index reads test the entry (or, for an LSI read that fetches it, the base
+ * item): an entry whose projection lacks the TTL attribute (KEYS_ONLY,
+ * INCLUDE without it) cannot be tested and shows until the sweeper deletes
+ * its item -- what AWS does for every read.
  *
  * Sweeper: every cfg.ttl_sweep_ms a round walks every table with TTL
  * enabled in key order with one storage iterator, in slices of at most
@@ -34,13 +39,6 @@
 #define DELETE_BATCH 25                  /* expired items per st_write */
 #define FIVE_YEARS (5.0 * 365.25 * 86400.0) /* older TTL values are ignored */
 
-/* What ttl.c keeps on a table (st_table_user). */
-typedef struct ttl_info {
-  char *attr;        /* TTL attribute name, NULL while TTL is disabled */
-  size_t attr_len;   /* its length */
-  double changed_at; /* last successful UpdateTimeToLive (cooldown), 0 = never */
-} ttl_info;
-
 typedef struct df_ttl {
   uv_timer_t timer;     /* rounds and slices */
   int up;               /* timer initialised */
@@ -50,33 +48,23 @@ typedef struct df_ttl {
   uint64_t deleted;     /* items deleted since start (log lines) */
 } df_ttl;
 
-static ttl_info *info_of(const st_table *t) {
-  return st_table_user(t);
-}
-
-static void info_free(ttl_info *ti) {
-  if (ti == NULL) return;
-  free(ti->attr);
-  free(ti);
+static const df_table_state *info_of(const st_table *t) {
+  return df_table_state_peek(t);
 }
 
 void df_ttl_table_changed(df_server *s, st_table *t) {
   (void)s;
   json_t *m = df_table_meta(t);
   const char *attr = json_string_value(json_object_get(json_object_get(m, "TimeToLive"), "AttributeName"));
-  ttl_info *ti = info_of(t);
-  if (ti == NULL && attr != NULL) {
-    ti = df_xcalloc(1, sizeof *ti);
-    st_table_set_user(t, ti);
-  }
+  df_table_state *ti = attr != NULL ? df_table_state_of(t) : df_table_state_peek(t);
   if (ti != NULL) {
-    free(ti->attr);
-    ti->attr = NULL;
-    ti->attr_len = 0;
+    free(ti->ttl_attr);
+    ti->ttl_attr = NULL;
+    ti->ttl_attr_len = 0;
     if (attr != NULL) {
-      ti->attr_len = strlen(attr);
-      ti->attr = df_xmalloc(ti->attr_len + 1);
-      memcpy(ti->attr, attr, ti->attr_len + 1);
+      ti->ttl_attr_len = strlen(attr);
+      ti->ttl_attr = df_xmalloc(ti->ttl_attr_len + 1);
+      memcpy(ti->ttl_attr, attr, ti->ttl_attr_len + 1);
     }
   }
   json_decref(m);
@@ -91,8 +79,7 @@ static void sweep_stop_table(df_ttl *tt) {
 void df_ttl_table_forget(df_server *s, st_table *t) {
   df_ttl *tt = s->ttl;
   if (tt != NULL && tt->it_table == t) sweep_stop_table(tt);
-  info_free(info_of(t));
-  st_table_set_user(t, NULL);
+  /* its df_table_state goes with it (df_table_delete) */
 }
 
 /* 1 when a TTL attribute value (a Number of epoch seconds) has passed. */
@@ -102,15 +89,15 @@ static int ttl_value_expired(const dv_value *v, double now) {
   return x <= now && x >= now - FIVE_YEARS;
 }
 
-static int item_expired(const ttl_info *ti, const dv_value *item, double now) {
-  if (ti == NULL || ti->attr == NULL || item->type != DV_M) return 0;
-  return ttl_value_expired(dv_map_get(item, ti->attr, ti->attr_len), now);
+static int item_expired(const df_table_state *ti, const dv_value *item, double now) {
+  if (ti == NULL || ti->ttl_attr == NULL || item->type != DV_M) return 0;
+  return ttl_value_expired(dv_map_get(item, ti->ttl_attr, ti->ttl_attr_len), now);
 }
 
 int df_ttl_expired(df_server *s, const st_table *t, const dv_value *item) {
   if (!s->cfg.ttl_hide_expired) return 0;
-  const ttl_info *ti = info_of(t);
-  if (ti == NULL || ti->attr == NULL) return 0;
+  const df_table_state *ti = info_of(t);
+  if (ti == NULL || ti->ttl_attr == NULL) return 0;
   return item_expired(ti, item, df_now());
 }
 
@@ -125,8 +112,9 @@ typedef struct next_ctx {
 static int find_ttl_table(df_server *s, st_table *t, void *ctx) {
   (void)s;
   next_ctx *nc = ctx;
-  const ttl_info *ti = info_of(t);
-  if (ti == NULL || ti->attr == NULL || (nc->after != NULL && strcmp(st_table_info(t)->name, nc->after) <= 0))
+  const df_table_state *ti = info_of(t);
+  if (st_index_base(t) != NULL || ti == NULL || ti->ttl_attr == NULL ||
+      (nc->after != NULL && strcmp(st_table_info(t)->name, nc->after) <= 0))
     return 0;
   nc->found = t;
   return 1;
@@ -185,7 +173,7 @@ static int sweep_slice(df_server *s) {
       sweep_stop_table(tt);
       continue;
     }
-    const ttl_info *ti = info_of(t);
+    const df_table_state *ti = info_of(t);
     dv_value batch[DELETE_BATCH];
     size_t nb = 0;
     int done = 0;
@@ -222,15 +210,8 @@ static void on_timer(uv_timer_t *tm) {
 
 static int table_changed(df_server *s, st_table *t, void *ctx) {
   (void)ctx;
+  if (st_index_base(t) != NULL) return 0; /* not a table */
   df_ttl_table_changed(s, t);
-  return 0;
-}
-
-static int table_release(df_server *s, st_table *t, void *ctx) {
-  (void)s;
-  (void)ctx;
-  info_free(info_of(t));
-  st_table_set_user(t, NULL);
   return 0;
 }
 
@@ -254,7 +235,7 @@ void df_ttl_close(df_server *s) {
   if (tt == NULL) return;
   sweep_stop_table(tt);
   free(tt->table);
-  df_tables_each(s, df_default_ns, table_release, NULL); /* they stay open until st_close */
+  /* the tables' df_table_state goes in df_tables_close */
   s->ttl = NULL;
   if (tt->up) {
     tt->timer.data = tt;
@@ -279,9 +260,10 @@ int df_ttl_update(df_server *s, st_table *t, const p_update_ttl *q, uint64_t *ls
   int bad = p_check_update_ttl(meta, q, &nmeta, e);
   json_decref(meta);
   if (bad != 0) return ST_EINVAL;
-  ttl_info *ti = info_of(t);
+  const df_table_state *ti = info_of(t);
   double now = df_now();
-  if (s->cfg.ttl_cooldown_s > 0 && ti != NULL && ti->changed_at > 0 && now - ti->changed_at < s->cfg.ttl_cooldown_s) {
+  if (s->cfg.ttl_cooldown_s > 0 && ti != NULL && ti->ttl_changed_at > 0 &&
+      now - ti->ttl_changed_at < s->cfg.ttl_cooldown_s) {
     json_decref(nmeta);
     p_error_set(e, P_VALIDATION, "Time to live has been modified multiple times within a fixed interval");
     return ST_EINVAL;
@@ -290,12 +272,7 @@ int df_ttl_update(df_server *s, st_table *t, const p_update_ttl *q, uint64_t *ls
   json_decref(nmeta);
   if (rc != ST_OK) return rc;
   df_ttl_table_changed(s, t);
-  ti = info_of(t);
-  if (ti == NULL) {
-    ti = df_xcalloc(1, sizeof *ti);
-    st_table_set_user(t, ti);
-  }
-  ti->changed_at = now;
+  df_table_state_of(t)->ttl_changed_at = now;
   return ST_OK;
 }
 
