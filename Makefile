@@ -92,7 +92,7 @@ format:
 BENCH_PKGS = wrk nginx
 DYNALITE_CLI = bench/.dynalite/node_modules/dynalite/cli.js
 
-.PHONY: bench bench-quick bench-deps bench-streams bench-rest
+.PHONY: bench bench-quick bench-deps bench-streams bench-rest bench-indexes
 
 bench-deps:
 	@missing=""; for p in $(BENCH_PKGS); do \
@@ -121,3 +121,9 @@ bench-streams: build bench-deps
 # The /v1/ face: NDJSON import/export rates, GET item against GetItem.
 bench-rest: build bench-deps
 	/usr/bin/python3 bench/rest_bench.py --build $(BUILD)
+
+# Secondary indexes: Query through a GSI (10 items a page) and PutItem on
+# tables with 0, 2 and 5 indexes at 16 connections, GSI backfill items/s
+# (bench/index_bench.py).
+bench-indexes: build bench-deps
+	/usr/bin/python3 bench/index_bench.py --build $(BUILD)
