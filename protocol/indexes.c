@@ -596,6 +596,21 @@ int p_check_updated_index_keys(const p_index *idx, size_t n, const dv_value *old
   return 0;
 }
 
+json_t *p_item_collection_metrics(const p_key_schema *ks, const dv_value *item) {
+  const dv_value *h = item && item->type == DV_M ? dv_map_get(item, ks->hash_name, strlen(ks->hash_name)) : NULL;
+  if (!h) return NULL;
+  json_t *key = json_object();
+  json_object_set_new(key, ks->hash_name, p_value_to_json(h));
+  /* A small collection: DynamoDB's estimate is the range [0, 1] GB. */
+  return json_pack("{s:o,s:[i,i]}", "ItemCollectionKey", key, "SizeEstimateRangeGB", 0, 1);
+}
+
+int p_indexes_have_lsi(const p_index *idx, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!idx[i].global) return 1;
+  return 0;
+}
+
 /* ---- index reads ------------------------------------------------------------------------ */
 
 /* Does a path of the tree start at an attribute ix does not project? */

@@ -369,6 +369,7 @@ int p_parse_put_item(const json_t *body, dv_arena *a, p_put_item *out, p_error *
   out->table_name = p__member_str(body, "TableName", a, NULL);
   out->rcc = p__rcc_from(json_string_value(p__member_get(body, "ReturnConsumedCapacity")));
   out->rvcf_all_old = str_is(p__member_get(body, "ReturnValuesOnConditionCheckFailure"), "ALL_OLD");
+  out->ricm_size = str_is(p__member_get(body, "ReturnItemCollectionMetrics"), "SIZE");
   return 0;
 }
 
@@ -383,6 +384,7 @@ int p_parse_delete_item(const json_t *body, dv_arena *a, p_delete_item *out, p_e
   out->table_name = p__member_str(body, "TableName", a, NULL);
   out->rcc = p__rcc_from(json_string_value(p__member_get(body, "ReturnConsumedCapacity")));
   out->rvcf_all_old = str_is(p__member_get(body, "ReturnValuesOnConditionCheckFailure"), "ALL_OLD");
+  out->ricm_size = str_is(p__member_get(body, "ReturnItemCollectionMetrics"), "SIZE");
   return 0;
 }
 
@@ -458,6 +460,7 @@ int p_parse_update_item(const json_t *body, dv_arena *a, p_update_item *out, p_e
   out->rv = rv_from(p__member_get(body, "ReturnValues"));
   out->rcc = p__rcc_from(json_string_value(p__member_get(body, "ReturnConsumedCapacity")));
   out->rvcf_all_old = str_is(p__member_get(body, "ReturnValuesOnConditionCheckFailure"), "ALL_OLD");
+  out->ricm_size = str_is(p__member_get(body, "ReturnItemCollectionMetrics"), "SIZE");
   return 0;
 }
 

@@ -241,6 +241,15 @@ int p_check_update_index(const p_index *idx, size_t n, const struct p_update_ite
 int p_check_updated_index_keys(const p_index *idx, size_t n, const dv_value *old, const dv_value *item,
                                p_error *err);
 
+/* ItemCollectionMetrics of a write to a table with an LSI, asked for with
+ * ReturnItemCollectionMetrics SIZE (operations.md 3):
+ * {"ItemCollectionKey":{<hash>:<value>},"SizeEstimateRangeGB":[0,1]} with
+ * the partition-key value of item (an item or a key). New ref; NULL if
+ * item lacks the partition key. Tables without an LSI answer none. */
+json_t *p_item_collection_metrics(const p_key_schema *ks, const dv_value *item);
+/* 1 when one of idx[0..n) is an LSI. */
+int p_indexes_have_lsi(const p_index *idx, size_t n);
+
 /* Index write units of one write (operations.md 3, "Index maintenance"):
  * old/new the item before and after (NULL or DV_NONE: none). 0 when the
  * index is untouched. An item is in the index when it has every index key
@@ -338,6 +347,7 @@ typedef struct p_put_item {
   p_return_values rv;          /* NONE or ALL_OLD */
   p_rcc rcc;                   /* ReturnConsumedCapacity */
   int rvcf_all_old;            /* ReturnValuesOnConditionCheckFailure = ALL_OLD */
+  int ricm_size;               /* ReturnItemCollectionMetrics = SIZE */
   struct expr_node *condition; /* ConditionExpression or Expected (+ConditionalOperator); NULL = none */
 } p_put_item;
 
@@ -357,6 +367,7 @@ typedef struct p_delete_item {
   p_return_values rv;          /* NONE or ALL_OLD */
   p_rcc rcc;
   int rvcf_all_old;
+  int ricm_size;               /* ReturnItemCollectionMetrics = SIZE */
   struct expr_node *condition; /* ConditionExpression or Expected (+ConditionalOperator); NULL = none */
 } p_delete_item;
 
@@ -369,6 +380,7 @@ typedef struct p_update_item {
   p_return_values rv;          /* any of the five */
   p_rcc rcc;                   /* ReturnConsumedCapacity */
   int rvcf_all_old;            /* ReturnValuesOnConditionCheckFailure = ALL_OLD */
+  int ricm_size;               /* ReturnItemCollectionMetrics = SIZE */
 } p_update_item;
 
 int p_parse_put_item(const json_t *body, dv_arena *a, p_put_item *out, p_error *err);

@@ -254,6 +254,13 @@ st_table *df_item_table(df_req *r, const char *name) {
   return t;
 }
 
+/* "ItemCollectionMetrics" of a write to a table with an LSI (asked for
+ * with ReturnItemCollectionMetrics SIZE): the item's partition key. */
+static void add_collection_metrics(json_t *out, const p_key_schema *ks, const dv_value *item) {
+  json_t *m = p_item_collection_metrics(ks, item);
+  if (m) json_object_set_new(out, "ItemCollectionMetrics", m);
+}
+
 /* ConsumedCapacity of a write to a table with indexes idx[0..nidx): the
  * table's units plus each index's (old / new: the item before and after,
  * NULL for none). */
@@ -619,7 +626,8 @@ void h_put_item(df_req *r) {
     df_reply_storage_error(r, rc, "PutItem");
     return;
   }
-  if (req.rv == P_RV_NONE && req.rcc == P_RCC_NONE) { /* the common answer, without a jansson tree */
+  int icm = req.ricm_size && p_indexes_have_lsi(idx, nidx);
+  if (req.rv == P_RV_NONE && req.rcc == P_RCC_NONE && !icm) { /* the common answer, without a jansson tree */
     char *empty = malloc(3);
     if (empty) memcpy(empty, "{}", 3);
     df_reply_text(r, empty, 2, lsn);
@@ -632,6 +640,7 @@ void h_put_item(df_req *r) {
   add_write_capacity(r, out, req.table_name, &ks, idx, nidx,
                      p_write_units(dv_item_size(&req.item), old_found ? dv_item_size(&old) : 0, old_found),
                      old_found ? &old : NULL, &req.item, req.rcc);
+  if (icm) add_collection_metrics(out, &ks, &req.item);
   df_reply_json(r, out, lsn);
 }
 
@@ -731,6 +740,7 @@ void h_delete_item(df_req *r) {
   add_write_capacity(r, out, req.table_name, &ks, idx, nidx,
                      p_write_units(0, old_found ? dv_item_size(&old) : 0, old_found), old_found ? &old : NULL,
                      NULL, req.rcc);
+  if (req.ricm_size && p_indexes_have_lsi(idx, nidx)) add_collection_metrics(out, &ks, &req.key);
   df_reply_json(r, out, lsn);
 }
 
@@ -845,5 +855,6 @@ void h_update_item(df_req *r) {
       r, out, req.table_name, &ks, idx, nidx,
       p_write_units(write ? dv_item_size(&nw) : 0, oldp ? dv_item_size(oldp) : 0, oldp != NULL), oldp,
       write ? &nw : NULL, req.rcc);
+  if (req.ricm_size && p_indexes_have_lsi(idx, nidx)) add_collection_metrics(out, &ks, &req.key);
   df_reply_json(r, out, lsn);
 }

@@ -138,7 +138,24 @@ void h_batch_write_item(df_req *r) {
     }
     json_object_set_new(out, "ConsumedCapacity", list);
   }
-  /* ItemCollectionMetrics: only for tables with an LSI (none yet). */
+  /* ItemCollectionMetrics (SIZE): one entry per request on a table with an
+   * LSI; none for other tables (operations.md 3). */
+  if (req.ricm_size) {
+    json_t *icm = NULL;
+    for (size_t i = 0; i < req.n_tables; i++) {
+      if (!p_indexes_have_lsi(idx[i], nidx[i])) continue;
+      p_key_schema ks;
+      df_key_schema_of(tables[i], &ks);
+      json_t *list = json_array();
+      for (size_t j = 0; j < req.tables[i].n_reqs; j++) {
+        json_t *m = p_item_collection_metrics(&ks, &req.tables[i].reqs[j].item);
+        if (m) json_array_append_new(list, m);
+      }
+      if (!icm) icm = json_object();
+      json_object_set_new(icm, req.tables[i].table_name, list);
+    }
+    if (icm) json_object_set_new(out, "ItemCollectionMetrics", icm);
+  }
   df_reply_json(r, out, lsn);
 }
 

@@ -1088,6 +1088,32 @@ class LifecycleTest(IndexTestCase):
         self.assertEqual(r["ConsumedCapacity"], {"TableName": n, "CapacityUnits": 0.5, "Table": {"CapacityUnits": 0.0},
                                                  "GlobalSecondaryIndexes": {"gc_ix": {"CapacityUnits": 0.5}}})
 
+    def test_item_collection_metrics(self):
+        icm = {"ItemCollectionKey": {"pk": S("a")}, "SizeEstimateRangeGB": [0.0, 1.0]}
+        n = self.create(defs=(("pk", "S"), ("sk", "S"), ("l", "N")), lsis=[lsi("lm_ix", "l", proj("KEYS_ONLY"))])
+        key = {"pk": S("a"), "sk": S("b")}
+        r = self.ddb.put_item(TableName=n, Item=dict(key, l=N(1)), ReturnItemCollectionMetrics="SIZE")
+        self.assertEqual(r["ItemCollectionMetrics"], icm)
+        r = self.ddb.update_item(TableName=n, Key=key, UpdateExpression="SET l = :v",
+                                 ExpressionAttributeValues={":v": N(2)}, ReturnItemCollectionMetrics="SIZE")
+        self.assertEqual(r["ItemCollectionMetrics"], icm)
+        r = self.ddb.put_item(TableName=n, Item=dict(key, l=N(3)))
+        self.assertNotIn("ItemCollectionMetrics", r)
+        r = self.ddb.batch_write_item(RequestItems={n: [{"PutRequest": {"Item": {"pk": S("c"), "sk": S("d")}}},
+                                                       {"DeleteRequest": {"Key": key}}]},
+                                      ReturnItemCollectionMetrics="SIZE")
+        self.assertEqual(r["ItemCollectionMetrics"],
+                         {n: [{"ItemCollectionKey": {"pk": S("c")}, "SizeEstimateRangeGB": [0.0, 1.0]}, icm]})
+        r = self.ddb.delete_item(TableName=n, Key={"pk": S("c"), "sk": S("d")}, ReturnItemCollectionMetrics="SIZE")
+        self.assertEqual(r["ItemCollectionMetrics"]["ItemCollectionKey"], {"pk": S("c")})
+        # a table without an LSI answers none (AWS omits it)
+        m = self.create(gsis=[gsi("gm_ix", "sk", projection=proj("KEYS_ONLY"))])
+        r = self.ddb.put_item(TableName=m, Item=key, ReturnItemCollectionMetrics="SIZE")
+        self.assertNotIn("ItemCollectionMetrics", r)
+        r = self.ddb.batch_write_item(RequestItems={m: [{"PutRequest": {"Item": key}}]},
+                                      ReturnItemCollectionMetrics="SIZE")
+        self.assertNotIn("ItemCollectionMetrics", r)
+
 
 class TtlIndexTest(IndexTestCase):
     daemon_kwargs = {"fsync": False, "extra_args": ["--ttl-sweep-ms", "200"]}

@@ -656,6 +656,30 @@ static void test_update_table(void) {
   dv_arena_free(a);
 }
 
+/* ---- ItemCollectionMetrics ---------------------------------------------------------------- */
+
+static void test_collection_metrics(void) {
+  dv_arena *a = dv_arena_new();
+  p_index *idx;
+  size_t n;
+  load(a, &idx, &n);
+  CHECK_EQ_INT(p_indexes_have_lsi(idx, n), 1);
+  size_t n_gsi = 0;
+  for (size_t i = 0; i < n; i++) n_gsi += idx[i].global != 0;
+  CHECK_EQ_INT(p_indexes_have_lsi(idx + (n - n_gsi), n_gsi), 0); /* the GSIs follow the LSIs */
+  CHECK_EQ_INT(p_indexes_have_lsi(NULL, 0), 0);
+  p_key_schema ks = {"Artist", DV_S, "SongTitle", DV_S};
+  dv_value it = item(a, "{\"Artist\":{\"S\":\"Acme\"},\"SongTitle\":{\"S\":\"x\"},\"n\":{\"N\":\"1\"}}");
+  json_t *m = p_item_collection_metrics(&ks, &it);
+  char *s = dump(m);
+  CHECK_EQ_STR(s, "{\"ItemCollectionKey\":{\"Artist\":{\"S\":\"Acme\"}},\"SizeEstimateRangeGB\":[0,1]}");
+  free(s);
+  json_decref(m);
+  dv_value nokey = item(a, "{\"n\":{\"N\":\"1\"}}");
+  CHECK(p_item_collection_metrics(&ks, &nokey) == NULL);
+  dv_arena_free(a);
+}
+
 int main(int argc, char **argv) {
   static const tl_test tests[] = {{"table_indexes", test_table_indexes},
                                   {"meta_status", test_meta_status},
@@ -666,6 +690,7 @@ int main(int argc, char **argv) {
                                   {"capacity_json", test_capacity_json},
                                   {"reads", test_reads},
                                   {"update_table", test_update_table},
+                                  {"collection_metrics", test_collection_metrics},
                                   {NULL, NULL}};
   return tl_run(tests, argc, argv);
 }
