@@ -33,16 +33,7 @@ double p_write_units(size_t new_size, size_t old_size, int old_found) {
 }
 
 json_t *p_consumed_capacity(const char *table, double units, p_rcc mode) {
-  if (mode == P_RCC_NONE) return NULL;
-  json_t *o = json_object();
-  json_object_set_new(o, "TableName", json_string(table));
-  json_object_set_new(o, "CapacityUnits", json_real(units));
-  if (mode == P_RCC_INDEXES) {
-    json_t *t = json_object();
-    json_object_set_new(t, "CapacityUnits", json_real(units));
-    json_object_set_new(o, "Table", t);
-  }
-  return o;
+  return p_consumed_capacity_indexed(table, units, NULL, NULL, 0, mode); /* no index arm */
 }
 
 /* ---- secondary indexes (operations.md 3, "Index maintenance", "Query / Scan") ---- */

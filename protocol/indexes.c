@@ -507,7 +507,19 @@ static int key_size_check(const p_index *ix, const char *name, const dv_value *v
   return 0;
 }
 
-int p_check_index_keys(const p_index *idx, size_t n, const dv_value *item, p_error *err) {
+static int empty_update_error(dv_type t, p_error *err) {
+  return p_error_set(err, P_VALIDATION,
+                     "One or more parameter values are not valid. The update expression attempted to update a "
+                     "secondary index key to a value that is not supported. The AttributeValue for a key "
+                     "attribute cannot contain an empty %s value.",
+                     t == DV_S ? "string" : "binary");
+}
+
+/* The index key attributes of item against idx[0..n): updated = 0 for an
+ * item as sent (PutItem's messages), 1 for UpdateItem's finished item
+ * (its messages; attributes equal in old are skipped). */
+static int check_keys(const p_index *idx, size_t n, const dv_value *old, const dv_value *item, int updated,
+                      p_error *err) {
   if (!item || item->type != DV_M) return 0;
   for (size_t i = 0; i < n; i++) {
     const char *names[2];
@@ -516,11 +528,20 @@ int p_check_index_keys(const p_index *idx, size_t n, const dv_value *item, p_err
     for (int k = 0; k < nk; k++) {
       const dv_value *v = dv_map_get(item, names[k], strlen(names[k]));
       if (!v) continue;
+      if (updated) {
+        const dv_value *was = old && old->type == DV_M ? dv_map_get(old, names[k], strlen(names[k])) : NULL;
+        if (was && dv_equal(was, v)) continue; /* untouched by the update */
+      }
+      int empty = (v->type == DV_S || v->type == DV_B) && v->n == 0;
+      if (v->type != types[k] && updated)
+        return p_error_set(err, P_VALIDATION,
+                           "The update expression attempted to update the secondary index key to unsupported type");
       if (v->type != types[k])
         return p_error_set(err, P_VALIDATION,
                            INVALID "Type mismatch for Index Key %s Expected: %s Actual: %s IndexName: %s", names[k],
                            dv_type_name(types[k]), dv_type_name(v->type), idx[i].name);
-      if ((v->type == DV_S || v->type == DV_B) && v->n == 0)
+      if (empty && updated) return empty_update_error(v->type, err);
+      if (empty)
         return p_error_set(err, P_VALIDATION,
                            "One or more parameter values are not valid. A value specified for a secondary index "
                            "key is not supported. The AttributeValue for a key attribute cannot contain an empty "
@@ -532,12 +553,13 @@ int p_check_index_keys(const p_index *idx, size_t n, const dv_value *item, p_err
   return 0;
 }
 
-static int empty_update_error(dv_type t, p_error *err) {
-  return p_error_set(err, P_VALIDATION,
-                     "One or more parameter values are not valid. The update expression attempted to update a "
-                     "secondary index key to a value that is not supported. The AttributeValue for a key "
-                     "attribute cannot contain an empty %s value.",
-                     t == DV_S ? "string" : "binary");
+int p_check_index_keys(const p_index *idx, size_t n, const dv_value *item, p_error *err) {
+  return check_keys(idx, n, NULL, item, 0, err);
+}
+
+int p_check_updated_index_keys(const p_index *idx, size_t n, const dv_value *old, const dv_value *item,
+                               p_error *err) {
+  return check_keys(idx, n, old, item, 1, err);
 }
 
 int p_check_update_index(const p_index *idx, size_t n, const struct p_update_item *req, p_error *err) {
@@ -569,28 +591,6 @@ int p_check_update_index(const p_index *idx, size_t n, const struct p_update_ite
           return empty_update_error(v->type, err);
         if (act->kind == EXPR_ACT_SET && key_size_check(&idx[i], names[k], v, err)) return -1;
       }
-    }
-  }
-  return 0;
-}
-
-int p_check_updated_index_keys(const p_index *idx, size_t n, const dv_value *old, const dv_value *item,
-                               p_error *err) {
-  if (!item || item->type != DV_M) return 0;
-  for (size_t i = 0; i < n; i++) {
-    const char *names[2];
-    dv_type types[2];
-    int nk = index_keys(&idx[i], names, types);
-    for (int k = 0; k < nk; k++) {
-      const dv_value *v = dv_map_get(item, names[k], strlen(names[k]));
-      if (!v) continue;
-      const dv_value *was = old && old->type == DV_M ? dv_map_get(old, names[k], strlen(names[k])) : NULL;
-      if (was && dv_equal(was, v)) continue; /* untouched by the update */
-      if (v->type != types[k])
-        return p_error_set(err, P_VALIDATION,
-                           "The update expression attempted to update the secondary index key to unsupported type");
-      if ((v->type == DV_S || v->type == DV_B) && v->n == 0) return empty_update_error(v->type, err);
-      if (key_size_check(&idx[i], names[k], v, err)) return -1;
     }
   }
   return 0;

@@ -730,19 +730,5 @@ int p_scan_segment_error(const p_query *q, p_error *err) {
 }
 
 dv_value p_item_key(const p_key_schema *ks, const dv_value *item, dv_arena *a) {
-  dv_value out = {.type = DV_M, .n = 0};
-  dv_attr *attrs = dv_arena_calloc(a, 2 * sizeof *attrs);
-  const char *names[2] = {ks->hash_name, ks->range_name};
-  for (int i = 0; i < 2; i++) {
-    if (!names[i]) continue;
-    const dv_value *v = dv_map_get(item, names[i], strlen(names[i]));
-    if (!v) continue;
-    attrs[out.n].name = dv_arena_strndup(a, names[i], strlen(names[i]));
-    attrs[out.n].name_len = (uint32_t)strlen(names[i]);
-    attrs[out.n].value = dv_clone(a, v);
-    out.n++;
-  }
-  out.u.attrs = attrs;
-  dv_map_sort(&out);
-  return out;
+  return p_index_item_key(ks, NULL, item, a); /* the table's keys only */
 }
