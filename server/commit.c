@@ -9,18 +9,34 @@
  *   loop thread                         libuv thread pool
  *   -----------                         -----------------
  *   job = st_flush_begin(db)   ------>  st_flush_run(job)   (write + fdatasync)
- *   st_flush_end(db, job)      <------
+ *   (again while it gives a job)        ... several at once, on several threads
+ *   st_flush_end(db, job)      <------  (in any order)
  *   release waiters with lsn <= st_durable_lsn()
- *   start the next flush if records arrived meanwhile
+ *   start more flushes if records arrived meanwhile
  *
- * At most one flush is in flight; every record appended while it runs goes
- * into the next one, so N concurrent writers share one fsync (group commit).
- * A uv_check handle starts a flush after any loop iteration that left
- * records pending, whoever wrote them (handlers, table timers).
+ * Up to st_options.max_flushes flushes (--max-flushes, default 3) are in
+ * flight, each writing and fdatasyncing its own range of the log (a further
+ * one starts only once the newest has run FLUSH_STAGGER_MS); the
+ * engine advances the durable LSN only over the prefix of jobs that have all
+ * finished (storage.h). Every record appended while they run goes into the
+ * next one, so concurrent writers share fsyncs (group commit), and a new
+ * cohort of writers need not wait for the previous cohort's fdatasync to end
+ * before its own begins: the disk completes concurrent fdatasyncs of one
+ * file far faster in total than back-to-back ones. A uv_check handle starts
+ * flushes after any loop iteration that left records pending, whoever wrote
+ * them (handlers, table timers).
+ *
+ * Threads: libuv's pool (UV_THREADPOOL_SIZE, 4 by default; main.c raises it
+ * to max_flushes + 1 when needed) runs the flushes and the checkpoint. Its
+ * queue is FIFO and a checkpoint run is queued only once it is ready (C4),
+ * so it never waits on a flush and takes the next free thread: flushes
+ * cannot starve it, and with max_flushes < pool size one thread is always
+ * free for it.
  *
  * Invariants:
  *   C1. A waiter is released with ST_OK only when st_durable_lsn() >= its
- *       lsn, i.e. after st_flush_end() returned ST_OK for a job covering it.
+ *       lsn, i.e. after st_flush_end() returned ST_OK for the job covering
+ *       it and for every job begun before that one.
  *   C2. If a flush fails the engine is failed for good (storage.h); every
  *       waiter beyond the durable LSN is released with the error (the client
  *       gets a 500 and may retry; the change may or may not survive).
@@ -31,9 +47,10 @@
  *       st_checkpoint_ready() says the log is durable up to that LSN, so the
  *       run never waits on a flush and requests are never paused for it.
  *       flush_after() re-checks readiness after every flush.
- *   C5. A checkpoint job and a flush job may run at the same time (storage.h
- *       allows it); at most one of each.
- *   C6. Shutdown waits until neither job is in flight; st_close() then does
+ *   C5. A checkpoint job and flush jobs may run at the same time (storage.h
+ *       allows it); at most one checkpoint job, and at most max_flushes flush
+ *       jobs (st_flush_begin enforces it).
+ *   C6. Shutdown waits until no job is in flight; st_close() then does
  *       the final flush and checkpoint synchronously.
  */
 #include <stdlib.h>
@@ -43,13 +60,29 @@
 /* Periodic checkpoint when the log is not empty (milliseconds). */
 #define CKPT_PERIOD_MS 30000
 
+/* A further flush starts only once the newest one in flight has run this
+ * long (and the stagger timer re-kicks after it): on a disk whose fdatasync
+ * takes ~0.2 ms flushes then never overlap, which keeps group commits large
+ * (overlapping them there cost 10-20 % of PutItem throughput); on a disk
+ * taking milliseconds, new cohorts of writers no longer wait for the whole
+ * previous fdatasync (+42-56 % PutItem with a 3.7 ms fdatasync). */
+#define FLUSH_STAGGER_MS 1
+
+/* One flush job on the thread pool. */
+typedef struct df_flush {
+  uv_work_t req;            /* thread-pool request (req.data = this) */
+  struct df_commit *c;      /* back pointer */
+  st_flush_job *job;        /* the engine's job */
+  int rc;                   /* st_flush_run's result */
+} df_flush;
+
 typedef struct df_commit {
   df_server *srv;           /* back pointer */
   df_waiter head;           /* sentinel of the waiter list (FIFO) */
   uint64_t n_waiters;       /* waiters queued */
-  uv_work_t flush_req;      /* thread-pool request of the flush in flight */
-  st_flush_job *fjob;       /* the flush job in flight, NULL if none */
-  int flush_rc;             /* st_flush_run's result */
+  unsigned nflush;          /* flush jobs in flight (C5) */
+  uint64_t flush_started;   /* uv_hrtime() when the newest flush job started */
+  uv_timer_t stagger_timer; /* re-kick once the newest flush has run FLUSH_STAGGER_MS */
   uv_work_t ckpt_req;       /* thread-pool request of the checkpoint in flight */
   st_ckpt_job *cjob;        /* the checkpoint job in flight, NULL if none */
   int ckpt_rc;              /* st_checkpoint_run's result */
@@ -67,8 +100,8 @@ typedef struct df_commit {
 static void maybe_checkpoint(df_commit *c);
 
 static void flush_work(uv_work_t *req) {
-  df_commit *c = req->data;
-  c->flush_rc = st_flush_run(c->fjob);
+  df_flush *fl = req->data;
+  fl->rc = st_flush_run(fl->job);
 }
 
 /* Release every waiter whose LSN is durable. With stuck = 1 (no flush is in
@@ -107,16 +140,18 @@ static void release_waiters(df_commit *c, int stuck) {
 }
 
 static void flush_after(uv_work_t *req, int uvstatus) {
-  df_commit *c = req->data;
+  df_flush *fl = req->data;
+  df_commit *c = fl->c;
   df_server *s = c->srv;
-  st_flush_job *job = c->fjob;
+  int run_rc = fl->rc;
   (void)uvstatus; /* never cancelled */
-  c->fjob = NULL;
-  int rc = st_flush_end(s->db, job);
+  int rc = st_flush_end(s->db, fl->job);
+  free(fl);
+  c->nflush--;
   if (rc != ST_OK) {
     if (c->failed == ST_OK) {
       df_log(s, DF_LOG_ERROR, "log flush failed: %s (run: %s); the engine refuses writes from now on",
-             st_strerror(rc), st_strerror(c->flush_rc));
+             st_strerror(rc), st_strerror(run_rc));
       c->failed = rc;
     }
   }
@@ -124,24 +159,45 @@ static void flush_after(uv_work_t *req, int uvstatus) {
   if (rc == ST_OK && s->sse != NULL) df_sse_on_durable(s); /* new events are durable now */
   maybe_checkpoint(c);
   df_commit_kick(s);
-  if (c->fjob == NULL && c->n_waiters > 0) release_waiters(c, 1);
+  if (c->nflush == 0 && c->n_waiters > 0) release_waiters(c, 1);
   if (s->stopping) df_main_check_stop(s);
+}
+
+/* Start flush jobs while records are pending and the engine gives one (it
+ * refuses past max_flushes in flight, C5). */
+static void on_stagger_timer(uv_timer_t *t) {
+  df_commit *c = t->data;
+  df_commit_kick(c->srv);
 }
 
 void df_commit_kick(df_server *s) {
   df_commit *c = s->commit;
-  if (c == NULL || c->closing || c->fjob != NULL || c->failed != ST_OK) return;
-  if (st_last_lsn(s->db) <= st_durable_lsn(s->db)) return;
-  st_flush_job *job = st_flush_begin(s->db);
-  if (job == NULL) return;
-  c->fjob = job;
-  c->flush_rc = ST_OK;
-  c->flush_req.data = c;
-  int rc = uv_queue_work(s->loop, &c->flush_req, flush_work, flush_after);
-  if (rc != 0) { /* cannot happen with a live loop; keep the loop going */
-    df_log(s, DF_LOG_ERROR, "uv_queue_work: %s; flushing on the loop thread", uv_strerror(rc));
-    flush_work(&c->flush_req);
-    flush_after(&c->flush_req, 0);
+  if (c == NULL || c->closing || c->failed != ST_OK) return;
+  while (st_last_lsn(s->db) > st_durable_lsn(s->db)) {
+    if (c->nflush > 0) { /* overlap only a flush that is taking long */
+      uint64_t ran = uv_hrtime() - c->flush_started;
+      if (ran < (uint64_t)FLUSH_STAGGER_MS * 1000000) {
+        if (!uv_is_active((uv_handle_t *)&c->stagger_timer))
+          uv_timer_start(&c->stagger_timer, on_stagger_timer, FLUSH_STAGGER_MS, 0);
+        return;
+      }
+    }
+    st_flush_job *job = st_flush_begin(s->db);
+    if (job == NULL) return;
+    df_flush *fl = df_xcalloc(1, sizeof *fl);
+    fl->c = c;
+    fl->job = job;
+    fl->rc = ST_OK;
+    fl->req.data = fl;
+    c->nflush++;
+    c->flush_started = uv_hrtime();
+    int rc = uv_queue_work(s->loop, &fl->req, flush_work, flush_after);
+    if (rc != 0) { /* cannot happen with a live loop; keep the loop going */
+      df_log(s, DF_LOG_ERROR, "uv_queue_work: %s; flushing on the loop thread", uv_strerror(rc));
+      flush_work(&fl->req);
+      flush_after(&fl->req, 0); /* kicks again itself */
+      return;
+    }
   }
 }
 
@@ -214,13 +270,13 @@ static void on_ckpt_timer(uv_timer_t *t) {
   st_get_stats(c->srv->db, &st);
   if (st.log_bytes == 0) return;
   c->ckpt_wanted = 1;
-  if (c->fjob == NULL) maybe_checkpoint(c);
+  if (c->nflush == 0) maybe_checkpoint(c);
   /* else: flush_after() calls maybe_checkpoint() */
 }
 
 static void on_soon_timer(uv_timer_t *t) {
   df_commit *c = t->data;
-  if (c->fjob == NULL) maybe_checkpoint(c); /* else flush_after() does it */
+  if (c->nflush == 0) maybe_checkpoint(c); /* else flush_after() does it */
 }
 
 void df_commit_checkpoint_soon(df_server *s) {
@@ -233,7 +289,7 @@ void df_commit_checkpoint_soon(df_server *s) {
 static void on_release_timer(uv_timer_t *t) {
   df_commit *c = t->data;
   df_commit_kick(c->srv);
-  release_waiters(c, c->fjob == NULL);
+  release_waiters(c, c->nflush == 0);
   if (c->srv->stopping) df_main_check_stop(c->srv);
 }
 
@@ -252,6 +308,8 @@ int df_commit_init(df_server *s) {
   c->release_timer.data = c;
   uv_timer_init(s->loop, &c->soon_timer);
   c->soon_timer.data = c;
+  uv_timer_init(s->loop, &c->stagger_timer);
+  c->stagger_timer.data = c;
   s->commit = c;
   return 0;
 }
@@ -267,7 +325,7 @@ void df_commit_wait(df_server *s, df_waiter *w, uint64_t lsn) {
   df_commit_kick(s);
   /* No flush will cover it (engine failed, or it is already durable): let
    * the release pass decide, outside the caller (C3). */
-  if (c->fjob == NULL) uv_timer_start(&c->release_timer, on_release_timer, 0, 0);
+  if (c->nflush == 0) uv_timer_start(&c->release_timer, on_release_timer, 0, 0);
 }
 
 void df_commit_cancel(df_server *s, df_waiter *w) {
@@ -281,7 +339,7 @@ void df_commit_cancel(df_server *s, df_waiter *w) {
 
 int df_commit_idle(const df_server *s) {
   const df_commit *c = s->commit;
-  return c == NULL || (c->fjob == NULL && c->cjob == NULL);
+  return c == NULL || (c->nflush == 0 && c->cjob == NULL);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -297,7 +355,8 @@ void df_commit_close(df_server *s) {
    * those first. Fail any stragglers rather than leaving them hanging. */
   release_waiters(c, 1);
   s->commit = NULL;
-  c->open_handles = 4;
+  c->open_handles = 5;
+  uv_close((uv_handle_t *)&c->stagger_timer, on_closed);
   uv_close((uv_handle_t *)&c->soon_timer, on_closed);
   uv_close((uv_handle_t *)&c->check, on_closed);
   uv_close((uv_handle_t *)&c->ckpt_timer, on_closed);

@@ -51,6 +51,7 @@ typedef struct df_main {
   int indexes_up;      /* df_indexes_init ran (its handles exist) */
   int force;           /* stop without waiting for slow clients */
   int finished;        /* step 4 done */
+  unsigned max_flushes; /* --max-flushes: log flush jobs in flight at once */
 } df_main;
 
 static df_main *main_of(df_server *s) {
@@ -74,6 +75,8 @@ static void usage(FILE *f) {
           "  --cache-mb N           page-cache budget in MiB (default 64) [DYNAFILE_CACHE_MB]\n"
           "  --no-fsync             UNSAFE, for tests only: acknowledge writes without\n"
           "                         fsync; a crash or power loss loses acknowledged data\n"
+          "  --max-flushes N        log flushes (write + fdatasync) in flight at once,\n"
+          "                         1..16 (default 3; 1 = one after the other)\n"
           "  --ttl-hide-expired B   true (default): reads skip items whose TTL has passed;\n"
           "                         false: return them until swept, as AWS does\n"
           "                         [DYNAFILE_TTL_HIDE_EXPIRED]\n"
@@ -122,6 +125,7 @@ enum {
   OPT_VERSION,
   OPT_TTL_HIDE,
   OPT_REST_TOKEN,
+  OPT_MAX_FLUSHES,
   OPT_INT /* first of the integer flags of int_flags[] */
 };
 
@@ -162,7 +166,7 @@ static int parse_bool(const char *v) {
 }
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 for a usage error. */
-static int parse_args(int argc, char **argv, df_config *cfg) {
+static int parse_args(int argc, char **argv, df_config *cfg, unsigned *max_flushes) {
   struct option opts[32] = {
       {"host", required_argument, NULL, OPT_HOST},
       {"port", required_argument, NULL, OPT_PORT},
@@ -176,6 +180,7 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
       {"help", no_argument, NULL, 'h'},
       {"ttl-hide-expired", required_argument, NULL, OPT_TTL_HIDE},
       {"rest-token", required_argument, NULL, OPT_REST_TOKEN},
+      {"max-flushes", required_argument, NULL, OPT_MAX_FLUSHES},
   };
   size_t nopts = 0;
   while (opts[nopts].name != NULL) nopts++;
@@ -193,6 +198,7 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
   cfg->sse_heartbeat_ms = 15000;
   cfg->sse_backlog = 4096;
   cfg->backfill_items = 1000;
+  *max_flushes = 3;
   long x;
   const char *env;
   /* Environment first, so that flags win. */
@@ -271,6 +277,10 @@ static int parse_args(int argc, char **argv, df_config *cfg) {
         return 1;
       case OPT_REST_TOKEN:
         cfg->rest_token = *optarg ? optarg : NULL;
+        break;
+      case OPT_MAX_FLUSHES:
+        if (parse_int("--max-flushes", optarg, 1, 16, &x) != 0) return -1;
+        *max_flushes = (unsigned)x;
         break;
       case OPT_TTL_HIDE: {
         int b = parse_bool(optarg);
@@ -382,8 +392,15 @@ int main(int argc, char **argv) {
   df_main m;
   memset(&m, 0, sizeof m);
   df_server *s = &m.srv;
-  int r = parse_args(argc, argv, &s->cfg);
+  int r = parse_args(argc, argv, &s->cfg, &m.max_flushes);
   if (r != 0) return r > 0 ? 0 : 2;
+  /* libuv's pool runs the flushes and the checkpoint (commit.c): make room
+   * for all of them, unless the operator sized it. Read at its first use. */
+  if (m.max_flushes + 1 > 4 && getenv("UV_THREADPOOL_SIZE") == NULL) {
+    char n[16];
+    snprintf(n, sizeof n, "%u", m.max_flushes + 1);
+    setenv("UV_THREADPOOL_SIZE", n, 1);
+  }
   signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t loop;
@@ -398,6 +415,7 @@ int main(int argc, char **argv) {
   memset(&opt, 0, sizeof opt);
   opt.cache_bytes = s->cfg.cache_mb * 1024 * 1024;
   opt.no_fsync = s->cfg.no_fsync;
+  opt.max_flushes = m.max_flushes;
   char err[512] = "";
   int rc = st_open(s->cfg.data_dir, &opt, &s->db, err, sizeof err);
   if (rc != ST_OK) {

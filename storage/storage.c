@@ -122,16 +122,22 @@
  *     once but durable only when st_durable_lsn() >= that LSN: the server
  *     acknowledges nothing (and reveals no state read after it) before then.
  *
- * D2. Group commit. A flush writes the pending records in LSN order with one
- *     write and one fdatasync (plus an fsync of the log directory when it
- *     starts a segment) before the durable LSN advances. Flushes are
- *     sequential, so records become durable in LSN order.
+ * D2. Group commit. A flush job takes the pending records in LSN order and
+ *     writes them with one write and one fdatasync (plus an fsync of the log
+ *     directory when it starts a segment) to its own file range, the one
+ *     after the previous job's. Up to opt.max_flushes jobs run at once, in
+ *     any completion order; the durable LSN advances only over the longest
+ *     prefix of jobs (in LSN order) that have all finished with success
+ *     (wal.c W1-W4), so records still become durable in LSN order, and a
+ *     record is durable only when every record before it is too.
  *
  * D3. Torn tail. Recovery replays the longest valid prefix of the log
  *     (validity rule in wal.c) and truncates the rest. A record that is not
- *     entirely valid was written by a flush that never finished, so it was
- *     never durable and never acknowledged (D1, D2). A batch is one record,
- *     so after a crash a batch is present entirely or not at all.
+ *     entirely valid was written by a flush that never finished, so neither
+ *     it nor any record after it (which a concurrent later job may have
+ *     written completely) was ever durable or acknowledged (D1, D2). A
+ *     batch is one record, so after a crash a batch is present entirely or
+ *     not at all.
  *
  * D4. Copy-on-write trees. A partition file always holds the complete tree
  *     of its last finished checkpoint, labelled with an LSN L_p in its meta
@@ -279,6 +285,8 @@ enum {
 #define MAX_PARTITIONS 65536
 #define MAX_EVENTS 65536      /* events of one record: the index is 16 bits of seq */
 #define EV_SEQ_NAME "seq"     /* an event log's placeholder key name (catalog.c) */
+/* Flush jobs in flight at once when st_options.max_flushes is 0 (D2). */
+#define DEFAULT_MAX_FLUSHES 3
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -407,7 +415,7 @@ struct st_db {
   uint64_t ckpt_appended; /* wal_appended_bytes when it began */
   int failed;             /* 0, or the error that stopped the engine (D9) */
   st_durable *ds;         /* durable LSN published to checkpoint runs */
-  int flushing;           /* a flush job is in flight */
+  unsigned flushing;      /* flush jobs in flight (<= opt.max_flushes) */
   st_ckpt_job *ckpt;      /* the checkpoint job in flight, NULL if none */
   st_buf kbuf;            /* scratch: an encoded key */
   st_buf vbuf;            /* scratch: an encoded item / a value read */
@@ -2224,6 +2232,7 @@ int st_open(const char *dir, const st_options *opt, st_db **out, char *errbuf, s
   if (!o.checkpoint_dirty_bytes) o.checkpoint_dirty_bytes = o.cache_bytes / 2;
   if (!o.partitions) o.partitions = 8;
   if (!o.log_segment_bytes) o.log_segment_bytes = WAL_DEFAULT_SEGMENT;
+  if (!o.max_flushes) o.max_flushes = DEFAULT_MAX_FLUSHES;
   if (!dir || !*dir || o.partitions > MAX_PARTITIONS || (o.partitions & (o.partitions - 1))) {
     errf(errbuf, errlen, "invalid storage options (partitions must be a power of two <= %d)",
          MAX_PARTITIONS);
@@ -2330,12 +2339,12 @@ uint64_t st_last_lsn(const st_db *db) { return wal_last_lsn(db->wal); }
 uint64_t st_durable_lsn(const st_db *db) { return wal_durable_lsn(db->wal); }
 
 st_flush_job *st_flush_begin(st_db *db) {
-  if (db->failed || db->flushing) return NULL;
+  if (db->failed || db->flushing >= db->opt.max_flushes) return NULL;
   wal_flush *wf = wal_flush_begin(db->wal);
   if (!wf) return NULL;
   st_flush_job *job = xmalloc(sizeof *job);
   job->wf = wf;
-  db->flushing = 1;
+  db->flushing++;
   return job;
 }
 
@@ -2347,8 +2356,8 @@ int st_flush_end(st_db *db, st_flush_job *job) {
   uint64_t recs = 0;
   int rc = wal_flush_end(db->wal, job->wf, &recs);
   free(job);
-  db->flushing = 0;
-  if (rc == ST_OK) {
+  db->flushing--;
+  if (rc == ST_OK) { /* the durable LSN may not have moved (D2): an earlier job runs */
     db->flushes++;
     db->flushed_records += recs;
     publish_durable(db);

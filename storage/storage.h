@@ -8,8 +8,9 @@
  *
  * Threading: an st_db is used from one thread (the "owner", the server's
  * event-loop thread), except st_flush_run() and st_checkpoint_run(), which
- * do the slow I/O and may run on any one other thread at a time while the
- * owner goes on. That is how fsync never blocks the event loop.
+ * do the slow I/O and run on other threads while the owner goes on (each
+ * job on one thread; several flush jobs and the checkpoint job may run at
+ * the same time). That is how fsync never blocks the event loop.
  *
  * Durability contract (the numbered invariants are in storage.c and
  * docs/ARCHITECTURE.md):
@@ -19,7 +20,9 @@
  *     >= that LSN. A caller must not acknowledge a write (or reveal state
  *     read after it) before then.
  *   - st_flush_begin/run/end move every pending record to the log with one
- *     write and one fdatasync (group commit).
+ *     write and one fdatasync (group commit); up to max_flushes such jobs
+ *     run concurrently, and the durable LSN covers only a prefix of the log
+ *     every record of which has been fdatasynced.
  *   - st_checkpoint_begin/run/end write dirty B-tree pages to the partition
  *     files (copy-on-write, then the meta page), write the catalog, and then
  *     delete log segments that recovery no longer needs.
@@ -70,6 +73,7 @@ typedef struct st_options {
   unsigned partitions;         /* partitions of a new table, power of two (0 = 8) */
   int no_fsync;                /* 1: skip fsync (tests of logic only; not durable) */
   size_t log_segment_bytes;    /* log rotates to a new segment file past this (0 = 64 MiB) */
+  unsigned max_flushes;        /* flush jobs in flight at once (0 = 3; 1 = strictly one by one) */
 } st_options;
 
 /* Open (creating if needed) the database in directory dir: take the
@@ -376,17 +380,23 @@ void st_iter_close(st_iter *it);
 /* ---- durability: group commit ------------------------------------------- */
 
 /* The owner's loop, with workers for the slow part of jobs:
- *   - after appending (st_write, catalog calls): if no flush job exists,
- *     st_flush_begin and give st_flush_run to a worker;
+ *   - after appending (st_write, catalog calls): st_flush_begin and give
+ *     st_flush_run to a worker, again while it returns a job;
  *   - when a flush run returns: st_flush_end; acknowledge every request
- *     whose LSN <= st_durable_lsn; if records are pending (st_last_lsn >
- *     st_durable_lsn) start the next flush; then, if no checkpoint job
- *     exists and st_checkpoint_due, st_checkpoint_begin; and if a
- *     checkpoint job exists that is not yet running and
- *     st_checkpoint_ready, give st_checkpoint_run to a worker;
+ *     whose LSN <= st_durable_lsn; start flush jobs again as above; then,
+ *     if no checkpoint job exists and st_checkpoint_due,
+ *     st_checkpoint_begin; and if a checkpoint job exists that is not yet
+ *     running and st_checkpoint_ready, give st_checkpoint_run to a worker;
  *   - when a checkpoint run returns: st_checkpoint_end.
+ * Flushes are no longer sequential: up to max_flushes jobs are in flight,
+ * each with its own file range, written and fdatasynced concurrently and
+ * ended in any order. The durable LSN advances only over the longest
+ * prefix of jobs (in LSN order) that have all succeeded, so it still only
+ * grows, records still become durable in LSN order, and a job that
+ * finishes before an earlier one makes nothing durable until that one has
+ * finished too. A job that starts a new log segment runs alone.
  * Submitting the checkpoint run only once it is ready means it never waits,
- * so one worker thread running both kinds of job in turn is enough. */
+ * so one worker thread running all jobs in turn is enough. */
 
 /* LSN of the last record appended (durable or not). */
 uint64_t st_last_lsn(const st_db *db);
@@ -394,15 +404,20 @@ uint64_t st_last_lsn(const st_db *db);
 uint64_t st_durable_lsn(const st_db *db);
 
 typedef struct st_flush_job st_flush_job;
-/* Owner thread: take the pending log records; NULL if there are none, if a
- * flush job is already in flight (one at a time), or in the failed state. */
+/* Owner thread: take the pending log records; NULL if there are none, if
+ * max_flushes jobs are already in flight, if the job would start a new log
+ * segment while others are in flight (it begins once they have ended) or
+ * one that does is in flight, or in the failed state. */
 st_flush_job *st_flush_begin(st_db *db);
 /* Any thread: write the records and fdatasync. Touches nothing but the job
  * and the log file descriptor. */
 int st_flush_run(st_flush_job *job);
-/* Owner thread: advance the durable LSN (on success) and free the job. On
- * failure the engine enters the failed state (every later write returns
- * ST_EFAILED) and the error is returned. */
+/* Owner thread, jobs in any order: advance the durable LSN over the jobs
+ * that have now all succeeded (possibly not at all, when an earlier job is
+ * still running), free the job, and return its status. On failure the
+ * engine enters the failed state (every later write returns ST_EFAILED)
+ * and the error is returned; the durable LSN never passes the failed job's
+ * first record, and the other jobs in flight must still be ended. */
 int st_flush_end(st_db *db, st_flush_job *job);
 
 /* ---- checkpoints --------------------------------------------------------- */

@@ -8,7 +8,8 @@
  * "0000000000000001.wal". Segments follow each other without gaps: the first
  * record of a segment has the LSN after the last record of the previous one.
  * The log rotates to a new segment when a flush finds the current one at or
- * beyond the configured size (so a segment may exceed it by one flush).
+ * beyond the configured size (so a segment may exceed it by the flushes in
+ * flight when it filled up).
  *
  * All integers are little-endian.
  *
@@ -49,11 +50,37 @@
  * later segment is removed. The salt makes a record copied from another
  * segment fail its checksum.
  *
- * Durability. A flush writes its records with one pwrite at the end of the
- * segment and fdatasyncs the file; when it starts a new segment it writes the
- * header with the records, fdatasyncs, then fsyncs the directory so that the
- * file's name is durable too. Only after that does wal_flush_end advance the
- * durable LSN.
+ * Durability. A flush job writes its records with one pwrite and fdatasyncs
+ * the file; when it starts a new segment it writes the header with the
+ * records, fdatasyncs, then fsyncs the directory so that the file's name is
+ * durable too. Several jobs may be in flight at once (the engine bounds how
+ * many), on any threads, concurrently:
+ *
+ *   W1. Ranges. wal_flush_begin gives each job the file range that follows
+ *       the previous job's: the log keeps a reserved end of the active
+ *       segment (its durable size plus the bytes of the jobs in flight).
+ *       Jobs take the pending records in LSN order, so the ranges of jobs
+ *       in flight are disjoint and their order in the file is LSN order.
+ *   W2. Prefix. The jobs wait in a FIFO in begin order. wal_flush_end may be
+ *       called in any completion order; it marks the job finished and then
+ *       advances the durable LSN (and the segment's durable size) over the
+ *       longest prefix of the FIFO whose jobs have all finished with
+ *       success. So a record is durable (and acknowledged) only when it and
+ *       every record before it have been written and fdatasynced.
+ *   W3. Rotation. A job that starts a new segment begins only when no other
+ *       job is in flight, and no job begins while it is in flight; jobs
+ *       never span two segments.
+ *   W4. Failure. A failed job puts the log in the failed state: no job
+ *       begins any more, and the durable LSN never passes the failed job's
+ *       first record. Jobs before it may still finish and advance it; jobs
+ *       after it may still finish (their bytes may be on disk) but never
+ *       advance it.
+ *
+ * Recovery needs nothing more. A crash may leave a later job's range written
+ * and an earlier one's torn or a hole of zeros (never valid: type 0), and
+ * the longest-valid-prefix rule then cuts the log at the hole and discards
+ * the later range. That is exact: by W2 no record at or after the hole was
+ * acknowledged, since the hole's records were not all fdatasynced.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -105,12 +132,18 @@ struct wal_log {
   uint64_t last_lsn;     /* last LSN assigned */
   uint64_t durable_lsn;  /* last LSN fsynced */
   uint64_t appended;     /* bytes appended (and replayed) since open */
-  int in_flight;         /* 1 while a flush job exists */
+  uint64_t resv_end;     /* end of the active segment's last job range (W1) */
+  wal_flush *head;       /* oldest job not yet retired (FIFO, W2) */
+  wal_flush *tail;       /* newest job */
+  size_t in_flight;      /* jobs begun and not yet ended */
+  int rotating;          /* 1 while a rotating job is in the FIFO (W3) */
   int rotate_soon;       /* 1: the next flush starts a new segment */
   int failed;            /* 1 after a failed flush: no more flushes */
+  uint64_t fail_lsn;     /* first LSN of the first failed job (W4; UINT64_MAX if none) */
 };
 
 struct wal_flush {
+  wal_flush *next;     /* next job in the log's FIFO */
   int fd;              /* segment written to (a new one after creating it) */
   int dirfd;           /* log directory, fsynced after creating a segment */
   int rotate;          /* 1: create the segment at path first */
@@ -119,8 +152,10 @@ struct wal_flush {
   uint64_t seg_first;  /* first LSN of the new segment when rotating */
   uint64_t off;        /* file offset where the records go */
   st_buf buf;          /* the records (taken from the pending buffer) */
+  uint64_t first_lsn;  /* LSN of the job's first record */
   uint64_t last_lsn;   /* LSN of the job's last record */
   size_t records;      /* records in buf */
+  int ended;           /* 1 once wal_flush_end saw it (it waits in the FIFO for W2) */
   int no_fsync;        /* skip fsyncs (tests) */
   int inject;          /* test hook: fail without writing */
   int status;          /* result of wal_flush_run */
@@ -407,6 +442,7 @@ int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_re
   wal_log *w = xmalloc(sizeof *w);
   memset(w, 0, sizeof *w);
   w->fd = -1;
+  w->fail_lsn = UINT64_MAX;
   w->dir = xstrdup(dir);
   w->seg_max = opt && opt->segment_bytes ? opt->segment_bytes : WAL_DEFAULT_SEGMENT;
   w->no_fsync = opt ? opt->no_fsync : 0;
@@ -548,6 +584,7 @@ int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_re
   }
   w->last_lsn = w->durable_lsn = rec->last_lsn;
   w->appended = rec->replayed_bytes;
+  w->resv_end = w->segs[w->nseg - 1].size;
   free(names);
   *out = w;
   return ST_OK;
@@ -558,8 +595,20 @@ fail:
   return rc;
 }
 
+static void job_free(wal_flush *f) {
+  if (f->rotate && f->fd >= 0) close(f->fd);
+  st_buf_free(&f->buf);
+  free(f->path);
+  free(f);
+}
+
 void wal_close(wal_log *w) {
   if (!w) return;
+  while (w->head) { /* jobs abandoned in flight (a simulated crash) */
+    wal_flush *f = w->head;
+    w->head = f->next;
+    job_free(f);
+  }
   if (w->fd >= 0) close(w->fd);
   if (w->dirfd >= 0) close(w->dirfd);
   st_buf_free(&w->pend);
@@ -613,33 +662,44 @@ size_t wal_segment_count(const wal_log *w) { return w->nseg; }
 /* ---- group commit --------------------------------------------------------- */
 
 wal_flush *wal_flush_begin(wal_log *w) {
-  if (w->in_flight || w->failed || w->in_rec || w->pend_records == 0) return NULL;
+  if (w->failed || w->in_rec || w->pend_records == 0 || w->rotating) return NULL;
+  int rotate = (w->resv_end >= w->seg_max || w->rotate_soon) && w->resv_end > SEG_HDR;
+  if (rotate && w->in_flight > 0) return NULL; /* W3: after the jobs in flight */
   wal_flush *f = xmalloc(sizeof *f);
   memset(f, 0, sizeof *f);
   wal_seg *cur = &w->segs[w->nseg - 1];
   f->dirfd = w->dirfd;
   f->no_fsync = w->no_fsync;
+  f->status = ST_EIO; /* until wal_flush_run says otherwise */
   f->records = w->pend_records;
   f->last_lsn = w->last_lsn;
+  f->first_lsn = w->last_lsn - w->pend_records + 1;
   f->buf = w->pend;
   w->pend = w->spare;
   w->pend.len = 0;
   st_buf_init(&w->spare);
   w->pend_records = 0;
-  if ((cur->size >= w->seg_max || w->rotate_soon) && cur->size > SEG_HDR) {
+  if (rotate) {
     w->rotate_soon = 0;
+    w->rotating = 1;
     f->rotate = 1;
     f->fd = -1;
-    f->seg_first = w->durable_lsn + 1;
+    f->seg_first = f->first_lsn;
     f->path = seg_path(w->dir, f->seg_first);
     f->salt = new_salt();
     f->off = SEG_HDR;
   } else {
     f->fd = w->fd;
     f->salt = cur->salt;
-    f->off = cur->size;
+    f->off = w->resv_end;
   }
-  w->in_flight = 1;
+  w->resv_end = f->off + f->buf.len; /* W1 */
+  if (w->tail)
+    w->tail->next = f;
+  else
+    w->head = f;
+  w->tail = f;
+  w->in_flight++;
   return f;
 }
 
@@ -679,26 +739,38 @@ done:
 int wal_flush_end(wal_log *w, wal_flush *f, uint64_t *records) {
   int rc = f->status;
   if (records) *records = f->records;
-  if (rc == ST_OK) {
-    if (f->rotate) {
-      close(w->fd);
-      w->fd = f->fd;
-      f->fd = -1;
-      segs_push(w, f->seg_first, SEG_HDR, f->salt);
-    }
-    w->segs[w->nseg - 1].size = f->off + f->buf.len;
-    w->durable_lsn = f->last_lsn;
-  } else {
-    w->failed = 1;
-    if (f->rotate && f->fd >= 0) close(f->fd);
+  f->ended = 1;
+  w->in_flight--;
+  if (rc != ST_OK) {
+    w->failed = 1; /* W4 */
+    if (f->first_lsn < w->fail_lsn) w->fail_lsn = f->first_lsn;
   }
-  /* Keep the job's buffer as the next spare. */
-  f->buf.len = 0;
-  st_buf_free(&w->spare);
-  w->spare = f->buf;
-  free(f->path);
-  free(f);
-  w->in_flight = 0;
+  /* W2: retire the finished prefix of the FIFO, advancing durability over
+   * the jobs that succeeded before any failure. */
+  while (w->head && w->head->ended) {
+    wal_flush *h = w->head;
+    w->head = h->next;
+    if (!w->head) w->tail = NULL;
+    if (h->status == ST_OK && h->last_lsn < w->fail_lsn) {
+      if (h->rotate) {
+        close(w->fd);
+        w->fd = h->fd;
+        h->fd = -1;
+        segs_push(w, h->seg_first, SEG_HDR, h->salt);
+      }
+      w->segs[w->nseg - 1].size = h->off + h->buf.len;
+      w->durable_lsn = h->last_lsn;
+    }
+    if (h->rotate) w->rotating = 0;
+    /* Keep the job's buffer as the next spare (the larger one). */
+    if (h->buf.cap > w->spare.cap) {
+      st_buf tmp = w->spare;
+      w->spare = h->buf;
+      w->spare.len = 0;
+      h->buf = tmp;
+    }
+    job_free(h);
+  }
   return rc;
 }
 
@@ -731,12 +803,13 @@ int wal_skip_to(wal_log *w, uint64_t lsn) {
   close(w->fd);
   w->fd = fd;
   segs_push(w, lsn + 1, SEG_HDR, salt);
+  w->resv_end = SEG_HDR;
   w->last_lsn = w->durable_lsn = lsn;
   return ST_OK;
 }
 
 void wal_rotate_soon(wal_log *w, uint64_t min_bytes) {
-  if (w->segs[w->nseg - 1].size >= min_bytes) w->rotate_soon = 1;
+  if (w->resv_end >= min_bytes) w->rotate_soon = 1;
 }
 
 void wal_free_paths(char **paths, size_t n) {

@@ -10,10 +10,12 @@
  *
  * Group commit: records are appended by the owner thread to an in-memory
  * pending buffer (wal_rec_begin/wal_rec_commit). wal_flush_begin takes that
- * buffer as a job, wal_flush_run writes it with one write and one fdatasync
- * (on any thread, touching only the job and the file descriptors it holds),
- * and wal_flush_end advances the durable LSN. While a job runs, new records
- * accumulate for the next one.
+ * buffer as a job with its own file range, wal_flush_run writes it with one
+ * write and one fdatasync (on any thread, touching only the job and the file
+ * descriptors it holds), and wal_flush_end advances the durable LSN. While
+ * jobs run, new records accumulate for the next one, which may begin and run
+ * at the same time as the earlier ones; the durable LSN only ever covers a
+ * prefix of the log that is entirely fdatasynced (W1-W4 in wal.c).
  *
  * Threading: everything runs on the owner thread except wal_flush_run().
  * Return codes are the ST_* codes of storage.h.
@@ -66,7 +68,8 @@ typedef struct wal_recovery {
 int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_replay_fn fn,
              void *ctx, wal_log **out, wal_recovery *rec, char *err, size_t errlen);
 /* Close the files and free the log. Pending (unflushed) records are
- * dropped. No flush job may be in flight. */
+ * dropped. No wal_flush_run may be executing; jobs begun and not ended are
+ * freed as they are (what a crash leaves: tests use this). */
 void wal_close(wal_log *w);
 
 /* ---- appending (owner thread) ------------------------------------------- */
@@ -97,18 +100,24 @@ size_t wal_segment_count(const wal_log *w);
 
 /* ---- group commit ---------------------------------------------------------- */
 
-/* Owner thread: take every pending record as one job. NULL when nothing is
- * pending or a job is already in flight. Decides rotation: the job creates
- * a new segment when the current one is full. */
+/* Owner thread: take every pending record as one job, with the file range
+ * after the previous job's. Any number of jobs may be in flight (the caller
+ * bounds them). NULL when nothing is pending, in the failed state, while a
+ * rotating job is in flight, or when the current segment is full and other
+ * jobs are in flight (the rotating job that creates the next segment begins
+ * once they have ended). */
 wal_flush *wal_flush_begin(wal_log *w);
 /* Any thread: checksum the records, write them (creating the new segment
  * first when rotating), fdatasync, and fsync the directory after creating
  * a segment. Touches only the job and the descriptors it holds. */
 int wal_flush_run(wal_flush *f);
-/* Owner thread: on success advance the durable LSN to the job's last record
- * and adopt the new segment; return the job's status and free the job.
- * *records (if not NULL) = records the job carried. After a failure the
- * log accepts no further flush (wal_flush_begin returns NULL). */
+/* Owner thread, jobs in any order: mark the job ended and return its
+ * status; *records (if not NULL) = records it carried. The job belongs to
+ * the log from then on (freed once every earlier job has ended). The
+ * durable LSN advances over the longest run of ended, successful jobs in
+ * begin order (adopting a new segment on the way); a failed job stops it
+ * for good, and the log accepts no further flush (wal_flush_begin returns
+ * NULL). */
 int wal_flush_end(wal_log *w, wal_flush *f, uint64_t *records);
 /* Test hook: make wal_flush_run fail with ST_EIO without writing. */
 void wal_flush_inject_error(wal_flush *f);

@@ -2,8 +2,9 @@
  * test_engine.c -- the storage engine through storage.h: catalog, items,
  * key order, counters, iterators, reopen, crash simulation (abandon after
  * some flushes, crash in the middle of a checkpoint, torn log tail), the
- * data-directory lock, failure state, and flush/checkpoint on a second
- * thread while the owner keeps writing.
+ * data-directory lock, failure state, flush/checkpoint on a second
+ * thread while the owner keeps writing, and up to three flush jobs in
+ * flight ending in any order, with crashes and a failed middle job.
  */
 #include <dirent.h>
 #include <ftw.h>
@@ -1297,6 +1298,181 @@ static void test_threads(void) {
   free(dir);
 }
 
+/* ---- several flush jobs in flight (max_flushes 3) ------------------------------- */
+
+/* A flush job begun by the test, in begin order. */
+typedef struct cjob {
+  bg b;         /* its run on a thread */
+  uint64_t lsn; /* st_last_lsn when it began: its last record */
+  model snap;   /* the model at that moment */
+  int ended;    /* st_flush_end called */
+  int started;  /* its thread was started */
+} cjob;
+
+typedef struct cjobs {
+  cjob q[64];     /* jobs not yet retired, [lo, hi) */
+  size_t lo, hi;  /* bounds */
+  int inflight;   /* begun, not ended */
+  uint64_t want;  /* the durable LSN the engine must show */
+  int failed;     /* a failed job was retired: nothing after it is durable */
+  int bad;        /* a check failed */
+} cjobs;
+
+/* End job i (joining its thread) and retire the ended prefix: the durable
+ * LSN must be the last LSN of the last successful job of that prefix that
+ * no failed job precedes. want_rc: the job's expected status. */
+static void cj_end(st_db *db, cjobs *c, size_t i, int want_rc, model *durable) {
+  cjob *j = &c->q[i];
+  bg_join(&j->b);
+  int rc = st_flush_end(db, j->b.flush);
+  if (rc != want_rc) {
+    fprintf(stderr, "flush end: %s, want %s\n", st_errname(rc), st_errname(want_rc));
+    c->bad++;
+  }
+  j->ended = 1;
+  c->inflight--;
+  while (c->lo < c->hi && c->q[c->lo].ended) {
+    cjob *h = &c->q[c->lo++];
+    if (h->b.rc != ST_OK) c->failed = 1;
+    if (c->failed) continue;
+    c->want = h->lsn;
+    *durable = h->snap;
+  }
+  if (st_durable_lsn(db) != c->want) {
+    fprintf(stderr, "durable lsn %" PRIu64 ", want %" PRIu64 "\n", st_durable_lsn(db), c->want);
+    c->bad++;
+  }
+}
+
+static void cj_begin(st_db *db, cjobs *c, const model *cur, int start) {
+  if (c->hi == 64) {
+    memmove(c->q, c->q + c->lo, (c->hi - c->lo) * sizeof *c->q);
+    c->hi -= c->lo;
+    c->lo = 0;
+  }
+  if (c->hi == 64) return;
+  st_flush_job *f = st_flush_begin(db);
+  if (!f) return;
+  cjob *j = &c->q[c->hi++];
+  memset(j, 0, sizeof *j);
+  j->b.flush = f;
+  j->lsn = st_last_lsn(db);
+  j->snap = *cur;
+  c->inflight++;
+  if (c->inflight > 3) c->bad++; /* max_flushes */
+  if (start) {
+    j->started = 1;
+    bg_start(&j->b);
+  }
+}
+
+/* End every job in flight, in random order. */
+static void cj_end_all(st_db *db, cjobs *c, unsigned *seed, size_t failed, model *durable) {
+  while (c->inflight > 0) {
+    size_t k = (size_t)(rand_r(seed) % (unsigned)c->inflight), i = c->lo;
+    for (;; i++)
+      if (!c->q[i].ended && k-- == 0) break;
+    cj_end(db, c, i, i == failed ? ST_EIO : ST_OK, durable);
+  }
+}
+
+/* Random batches with up to three flush jobs on threads, ended in random
+ * completion order (and a checkpoint on its own thread), real fsyncs and
+ * small segments; then a crash: either every job ended, or a fresh set of
+ * jobs of which a random one failed (not written) while the later ones
+ * wrote their ranges. The reopened database holds exactly what was durable. */
+static void test_concurrent_flushes(void) {
+  char *dir = tmpdir();
+  st_options o = {.partitions = 4, .checkpoint_log_bytes = 64 * 1024,
+                  .checkpoint_dirty_bytes = 256 * 1024, .log_segment_bytes = 16 * 1024,
+                  .max_flushes = 3};
+  unsigned seed = 9090;
+  model cur, durable;
+  memset(&cur, 0, sizeof cur);
+  st_db *db = open_db(dir, &o);
+  make_table(db, "", "t", DV_S, "sk", DV_N);
+  CHECK_EQ_INT(st_sync(db), ST_OK);
+  durable = cur;
+  int all_ok = 1, three = 0, failures = 0, ckpts = 0;
+  for (int round = 0; round < 10; round++) {
+    st_table *t = st_table_find(db, "", "t");
+    cjobs c;
+    memset(&c, 0, sizeof c);
+    c.want = st_durable_lsn(db);
+    bg ck = {0};
+    int nb = 300 + (int)(rand_r(&seed) % 300);
+    for (int b = 0; b < nb; b++) {
+      CHECK_EQ_INT(model_batch(db, t, &cur, &seed), ST_OK);
+      /* End some finished jobs, in random order. */
+      for (size_t i = c.lo; i < c.hi; i++)
+        if (!c.q[i].ended && atomic_load(&c.q[i].b.done) && rand_r(&seed) % 2)
+          cj_end(db, &c, i, ST_OK, &durable);
+      if (rand_r(&seed) % 3 == 0) cj_begin(db, &c, &cur, 1);
+      if (c.inflight == 3) three++;
+      if (c.inflight == 3 && st_flush_begin(db) != NULL) c.bad++;
+      if (ck.running && atomic_load(&ck.done)) {
+        bg_join(&ck);
+        CHECK_EQ_INT(ck.rc, ST_OK);
+        CHECK_EQ_INT(st_checkpoint_end(db, ck.ckpt), ST_OK);
+        ckpts++;
+      }
+      if (!ck.running && st_checkpoint_due(db)) {
+        int err;
+        ck.ckpt = st_checkpoint_begin(db, &err);
+        CHECK_EQ_INT(err, ST_OK);
+        if (ck.ckpt) bg_start(&ck);
+      }
+    }
+    cj_end_all(db, &c, &seed, SIZE_MAX, &durable);
+    /* The checkpoint's records must become durable before it can run. */
+    while (ck.running && !st_checkpoint_ready(db, ck.ckpt)) {
+      cj_begin(db, &c, &cur, 1);
+      cj_end_all(db, &c, &seed, SIZE_MAX, &durable);
+    }
+    if (ck.running) {
+      bg_join(&ck);
+      CHECK_EQ_INT(ck.rc, ST_OK);
+      CHECK_EQ_INT(st_checkpoint_end(db, ck.ckpt), ST_OK);
+      ckpts++;
+    }
+    if (round % 2 == 1) {
+      /* A fresh set of jobs, one of which fails without writing. */
+      c.lo = c.hi = 0; /* every job was retired */
+      size_t first = c.hi;
+      for (int k = 0; k < 3; k++) {
+        CHECK_EQ_INT(model_batch(db, t, &cur, &seed), ST_OK);
+        cj_begin(db, &c, &cur, 0);
+      }
+      size_t n = c.hi - first;
+      CHECK(n >= 1);
+      size_t failed = first + (size_t)(rand_r(&seed) % (unsigned)(n ? n : 1));
+      if (n) st_flush_inject_error(c.q[failed].b.flush);
+      for (size_t i = first; i < c.hi; i++) bg_start(&c.q[i].b);
+      cj_end_all(db, &c, &seed, failed, &durable);
+      CHECK(st_flush_begin(db) == NULL); /* failed state */
+      failures++;
+    }
+    CHECK_EQ_INT(c.bad, 0);
+    /* Crash; unflushed batches are lost. */
+    st_abandon(db);
+    db = open_db(dir, &o);
+    cur = durable;
+    t = st_table_find(db, "", "t");
+    CHECK(t != NULL);
+    if (!t || !model_check(t, &durable)) {
+      fprintf(stderr, "round %d: mismatch after crash\n", round);
+      all_ok = 0;
+    }
+  }
+  CHECK(all_ok);
+  CHECK(three > 0); /* three jobs were in flight at once */
+  CHECK(failures > 0);
+  CHECK(ckpts > 0);
+  CHECK_EQ_INT(st_close(db), ST_OK);
+  rm_rf(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
   static const tl_test tests[] = {
       {"tables", test_tables},
@@ -1313,6 +1489,7 @@ int main(int argc, char **argv) {
       {"recovery_edges", test_recovery_edges},
       {"log_behind_files", test_log_behind_files},
       {"threads", test_threads},
+      {"concurrent_flushes", test_concurrent_flushes},
       {NULL, NULL},
   };
   return tl_run(tests, argc, argv);

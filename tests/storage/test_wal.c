@@ -1,7 +1,9 @@
 /*
  * test_wal.c -- the write-ahead batch log: round trips, rotation, recovery
  * from a torn or corrupt tail at every byte, appending after recovery,
- * group commit on a second thread, flush failure.
+ * group commit on a second thread, flush failure; concurrent flush jobs
+ * (every completion order, a failure in the middle, a crash with a middle
+ * range unwritten, rotation waiting for the jobs in flight, random).
  */
 
 #include <dirent.h>
@@ -492,7 +494,7 @@ static void test_group_commit(void) {
     for (int i = 0; i < 10 && next <= 2000; i++) append_pat(w, next++);
     flusher fl = {wal_flush_begin(w), 0};
     CHECK(fl.job != NULL);
-    CHECK(wal_flush_begin(w) == NULL); /* one job at a time */
+    CHECK(wal_flush_begin(w) == NULL); /* nothing pending */
     pthread_t th;
     pthread_create(&th, NULL, flush_thread, &fl);
     /* Meanwhile: more records for the next job, not yet durable. */
@@ -540,6 +542,336 @@ static void test_flush_failure(void) {
   free(dir);
 }
 
+/* ---- concurrent flush jobs (W1-W4 of wal.c) ------------------------------------ */
+
+/* Run the jobs js[0..n) at once, one thread each (NULL entries skipped). */
+static void run_all(wal_flush **js, size_t n, int *rcs) {
+  flusher fl[8];
+  pthread_t th[8];
+  for (size_t i = 0; i < n; i++) {
+    fl[i] = (flusher){js[i], 0};
+    if (js[i]) pthread_create(&th[i], NULL, flush_thread, &fl[i]);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!js[i]) continue;
+    pthread_join(th[i], NULL);
+    if (rcs) rcs[i] = fl[i].rc;
+  }
+}
+
+/* Bytes of the records a..b of the pattern, headers included. */
+static uint64_t recs_bytes(uint64_t a, uint64_t b) {
+  uint64_t n = 0;
+  for (uint64_t l = a; l <= b; l++) n += 24 + pat_len(l);
+  return n;
+}
+
+/* Three jobs in flight: A = LSN 1-3, B = 4-5, C = 6-9 (last LSNs 3, 5, 9). */
+static const uint64_t three_last[3] = {3, 5, 9};
+
+static void begin_three(wal_log *w, wal_flush **js) {
+  uint64_t next = 1;
+  for (int j = 0; j < 3; j++) {
+    while (next <= three_last[j]) append_pat(w, next++);
+    js[j] = wal_flush_begin(w);
+    CHECK(js[j] != NULL);
+  }
+  CHECK(wal_flush_begin(w) == NULL); /* nothing pending */
+  CHECK_EQ_INT(wal_durable_lsn(w), 0);
+}
+
+/* Every completion order of three jobs: the durable LSN covers exactly the
+ * jobs of the longest ended prefix, and the log replays whole. */
+static void test_concurrent_orders(void) {
+  static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                  {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  for (int p = 0; p < 6; p++) {
+    char *dir = tmpdir();
+    wal_log *w = open_log(dir, 0, 0, NULL, NULL);
+    wal_flush *js[3];
+    begin_three(w, js);
+    int rcs[3];
+    run_all(js, 3, rcs);
+    for (int j = 0; j < 3; j++) CHECK_EQ_INT(rcs[j], ST_OK);
+    int ended[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+      int j = perms[p][k];
+      uint64_t recs = 0;
+      CHECK_EQ_INT(wal_flush_end(w, js[j], &recs), ST_OK);
+      CHECK_EQ_INT(recs, three_last[j] - (j ? three_last[j - 1] : 0));
+      ended[j] = 1;
+      uint64_t want = 0;
+      for (int q = 0; q < 3 && ended[q]; q++) want = three_last[q];
+      if (wal_durable_lsn(w) != want)
+        fprintf(stderr, "order %d%d%d, after ending job %d: durable %" PRIu64 ", want %" PRIu64 "\n",
+                perms[p][0], perms[p][1], perms[p][2], j, wal_durable_lsn(w), want);
+      CHECK_EQ_INT(wal_durable_lsn(w), want);
+    }
+    /* Appending goes on after the three ranges. */
+    append_pat(w, 10);
+    CHECK_EQ_INT(flush(w), ST_OK);
+    CHECK_EQ_INT(wal_durable_lsn(w), 10);
+    wal_close(w);
+    got g;
+    wal_recovery rec;
+    w = open_log(dir, 0, 0, &g, &rec);
+    CHECK_EQ_INT(g.n, 10);
+    CHECK(g.ok);
+    CHECK_EQ_INT(rec.cut, 0);
+    wal_close(w);
+    rm_rf(dir);
+    free(dir);
+  }
+}
+
+/* The middle job fails, the jobs around it end in several orders: the
+ * durable LSN never passes the failed job's first record, no flush begins
+ * any more, and the log on disk stops before the failed job although the
+ * job after it wrote its range. */
+static void test_concurrent_failure(void) {
+  static const int orders[4][3] = {{0, 1, 2}, {2, 1, 0}, {1, 2, 0}, {1, 0, 2}};
+  for (int o = 0; o < 4; o++) {
+    char *dir = tmpdir();
+    wal_log *w = open_log(dir, 0, 0, NULL, NULL);
+    wal_flush *js[3];
+    begin_three(w, js);
+    wal_flush_inject_error(js[1]);
+    int rcs[3];
+    run_all(js, 3, rcs);
+    CHECK_EQ_INT(rcs[0], ST_OK);
+    CHECK_EQ_INT(rcs[1], ST_EIO);
+    CHECK_EQ_INT(rcs[2], ST_OK);
+    int ended[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+      int j = orders[o][k];
+      CHECK_EQ_INT(wal_flush_end(w, js[j], NULL), j == 1 ? ST_EIO : ST_OK);
+      ended[j] = 1;
+      CHECK_EQ_INT(wal_durable_lsn(w), ended[0] ? 3 : 0);
+      append_pat(w, wal_last_lsn(w) + 1);
+      if (ended[1]) CHECK(wal_flush_begin(w) == NULL); /* failed */
+    }
+    CHECK_EQ_INT(wal_durable_lsn(w), 3);
+    wal_close(w);
+    got g;
+    wal_recovery rec;
+    w = open_log(dir, 0, 0, &g, &rec);
+    CHECK_EQ_INT(g.n, 3);
+    CHECK(g.ok);
+    CHECK_EQ_INT(rec.cut, 1); /* job C's bytes lie after the hole */
+    /* The log continues after the cut. */
+    append_pat(w, 4);
+    CHECK_EQ_INT(flush(w), ST_OK);
+    wal_close(w);
+    w = open_log(dir, 0, 0, &g, &rec);
+    CHECK_EQ_INT(g.n, 4);
+    CHECK(g.ok);
+    CHECK_EQ_INT(rec.cut, 0);
+    wal_close(w);
+    rm_rf(dir);
+    free(dir);
+  }
+
+  /* The first job fails: nothing becomes durable, whatever the order. */
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 0, NULL, NULL);
+  wal_flush *js[3];
+  begin_three(w, js);
+  wal_flush_inject_error(js[0]);
+  run_all(js, 3, NULL);
+  CHECK_EQ_INT(wal_flush_end(w, js[2], NULL), ST_OK);
+  CHECK_EQ_INT(wal_flush_end(w, js[1], NULL), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), 0);
+  CHECK_EQ_INT(wal_flush_end(w, js[0], NULL), ST_EIO);
+  CHECK_EQ_INT(wal_durable_lsn(w), 0);
+  wal_close(w);
+  got g;
+  w = open_log(dir, 0, 0, &g, NULL);
+  CHECK_EQ_INT(g.n, 0);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* A crash with the middle job never written but the last one written and
+ * fdatasynced (W2): recovery returns exactly the first job's records. */
+static void test_abandon_middle(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 0, NULL, NULL);
+  wal_flush *js[3];
+  begin_three(w, js);
+  wal_flush *run[3] = {js[0], NULL, js[2]};
+  int rcs[3];
+  run_all(run, 3, rcs);
+  CHECK_EQ_INT(rcs[0], ST_OK);
+  CHECK_EQ_INT(rcs[2], ST_OK);
+  CHECK_EQ_INT(wal_flush_end(w, js[2], NULL), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), 0);
+  CHECK_EQ_INT(wal_flush_end(w, js[0], NULL), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), 3);
+  /* Job C's range is on disk past B's hole. */
+  char seg[512];
+  last_segment(dir, seg, sizeof seg);
+  CHECK_EQ_INT(file_size(seg), (off_t)(40 + recs_bytes(1, 9)));
+  wal_close(w); /* the crash: job B is dropped unwritten */
+  got g;
+  wal_recovery rec;
+  w = open_log(dir, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 3);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 1);
+  CHECK_EQ_INT(rec.last_lsn, 3);
+  CHECK_EQ_INT(wal_last_lsn(w), 3);
+  CHECK_EQ_INT(file_size(seg), (off_t)(40 + recs_bytes(1, 3))); /* cut at the hole */
+  /* New records take LSN 4 on: three jobs again, all of them written. */
+  for (uint64_t l = 4; l <= 6; l++) {
+    append_pat(w, l);
+    js[l - 4] = wal_flush_begin(w);
+    CHECK(js[l - 4] != NULL);
+  }
+  run_all(js, 3, NULL);
+  for (int j = 2; j >= 0; j--) CHECK_EQ_INT(wal_flush_end(w, js[j], NULL), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), 6);
+  wal_close(w);
+  w = open_log(dir, 0, 0, &g, &rec);
+  CHECK_EQ_INT(g.n, 6);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 0);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* A job that must start a new segment waits for the jobs in flight, and no
+ * job begins while it is in flight (W3). */
+static void test_rotation_waits(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 1024, NULL, NULL);
+  uint64_t next = 1;
+  /* Job A fills the segment past 1024 bytes. */
+  while (wal_pending_bytes(w) < 1200) append_pat(w, next++);
+  wal_flush *a = wal_flush_begin(w);
+  CHECK(a != NULL);
+  append_pat(w, next++);
+  CHECK(wal_flush_begin(w) == NULL); /* must rotate, A is in flight */
+  CHECK_EQ_INT(wal_flush_run(a), ST_OK);
+  CHECK(wal_flush_begin(w) == NULL); /* run is not enough: A must end */
+  CHECK_EQ_INT(wal_flush_end(w, a, NULL), ST_OK);
+  CHECK_EQ_INT(wal_segment_count(w), 1);
+  wal_flush *r = wal_flush_begin(w); /* the rotating job */
+  CHECK(r != NULL);
+  append_pat(w, next++);
+  CHECK(wal_flush_begin(w) == NULL); /* rotating job in flight */
+  CHECK_EQ_INT(wal_flush_run(r), ST_OK);
+  CHECK(wal_flush_begin(w) == NULL);
+  CHECK_EQ_INT(wal_flush_end(w, r, NULL), ST_OK);
+  CHECK_EQ_INT(wal_segment_count(w), 2);
+  CHECK_EQ_INT(wal_durable_lsn(w), next - 2);
+  /* Then jobs run concurrently again, in the new segment. */
+  wal_flush *js[3];
+  js[0] = wal_flush_begin(w);
+  CHECK(js[0] != NULL);
+  append_pat(w, next++);
+  js[1] = wal_flush_begin(w);
+  CHECK(js[1] != NULL);
+  append_pat(w, next++);
+  js[2] = wal_flush_begin(w);
+  CHECK(js[2] != NULL);
+  run_all(js, 3, NULL);
+  for (int j = 2; j >= 0; j--) CHECK_EQ_INT(wal_flush_end(w, js[j], NULL), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), next - 1);
+  CHECK_EQ_INT(wal_segment_count(w), 2);
+  wal_close(w);
+  got g;
+  wal_recovery rec;
+  w = open_log(dir, 0, 1024, &g, &rec);
+  CHECK_EQ_INT(g.n, next - 1);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 0);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Random: up to three jobs in flight on threads, ended in random order,
+ * small segments so that rotations interleave; after each end the durable
+ * LSN is the last LSN of the longest ended prefix. */
+typedef struct rjob {
+  wal_flush *f;     /* the job */
+  uint64_t last;    /* its last LSN */
+  pthread_t th;     /* its thread */
+  flusher fl;       /* its run */
+  int ended;        /* wal_flush_end called */
+} rjob;
+
+static void test_concurrent_random(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 2048, NULL, NULL);
+  unsigned seed = 777;
+  uint64_t next = 1;
+  rjob q[64]; /* jobs in begin order; [lo, hi) not yet retired by the test */
+  size_t lo = 0, hi = 0, inflight = 0;
+  uint64_t durable = 0;
+  int bad = 0, rotations_waited = 0;
+  for (int step = 0; step < 3000; step++) {
+    int n = (int)(rand_r(&seed) % 4);
+    for (int i = 0; i < n && next <= 4000; i++) append_pat(w, next++);
+    if (inflight < 3 && rand_r(&seed) % 2) {
+      wal_flush *f = wal_flush_begin(w);
+      if (f) {
+        if (hi == 64) { /* compact */
+          memmove(q, q + lo, (hi - lo) * sizeof *q);
+          hi -= lo;
+          lo = 0;
+        }
+        rjob *j = &q[hi++];
+        j->f = f;
+        j->last = wal_last_lsn(w);
+        j->ended = 0;
+        j->fl = (flusher){f, 0};
+        pthread_create(&j->th, NULL, flush_thread, &j->fl);
+        inflight++;
+      } else if (inflight > 0 && wal_pending_bytes(w) > 0) {
+        rotations_waited++;
+      }
+    }
+    if (inflight > 0 && rand_r(&seed) % 2) {
+      /* End a random job in flight. */
+      size_t k = (size_t)(rand_r(&seed) % inflight), idx = lo;
+      for (;; idx++)
+        if (!q[idx].ended && k-- == 0) break;
+      rjob *j = &q[idx];
+      pthread_join(j->th, NULL);
+      if (j->fl.rc != ST_OK || wal_flush_end(w, j->f, NULL) != ST_OK) bad++;
+      j->ended = 1;
+      inflight--;
+      while (lo < hi && q[lo].ended) durable = q[lo++].last;
+      if (wal_durable_lsn(w) != durable) bad++;
+    }
+  }
+  for (size_t i = lo; i < hi; i++) {
+    if (q[i].ended) continue;
+    pthread_join(q[i].th, NULL);
+    if (wal_flush_end(w, q[i].f, NULL) != ST_OK) bad++;
+  }
+  CHECK_EQ_INT(bad, 0);
+  CHECK(rotations_waited > 0);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), next - 1);
+  size_t nseg = wal_segment_count(w);
+  CHECK(nseg > 5);
+  wal_close(w);
+  got g;
+  wal_recovery rec;
+  w = open_log(dir, 0, 2048, &g, &rec);
+  CHECK_EQ_INT(g.n, next - 1);
+  CHECK(g.ok);
+  CHECK_EQ_INT(rec.cut, 0);
+  CHECK_EQ_INT(wal_segment_count(w), nseg);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
   static const tl_test tests[] = {
       {"round_trip", test_round_trip},
@@ -549,6 +881,11 @@ int main(int argc, char **argv) {
       {"out_of_sequence", test_out_of_sequence},
       {"group_commit", test_group_commit},
       {"flush_failure", test_flush_failure},
+      {"concurrent_orders", test_concurrent_orders},
+      {"concurrent_failure", test_concurrent_failure},
+      {"abandon_middle", test_abandon_middle},
+      {"rotation_waits", test_rotation_waits},
+      {"concurrent_random", test_concurrent_random},
       {NULL, NULL},
   };
   return tl_run(tests, argc, argv);
