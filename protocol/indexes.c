@@ -223,6 +223,23 @@ static const char *key_name(const json_t *ks, size_t i) {
   return json_string_value(p__member_get(json_array_get(ks, i), "AttributeName"));
 }
 
+/* Record an index name; "Duplicate index name" if an LSI or GSI already has it. */
+static int add_index_name(name_set *names, const char *name, p_error *err) {
+  for (size_t j = 0; j < names->n; j++)
+    if (!strcmp(names->v[j], name))
+      return p_error_set(err, P_VALIDATION, INVALID "Duplicate index name: %s", name);
+  name_set_add(names, name);
+  return 0;
+}
+
+/* Record the key attributes of index definition e in used; returns its
+ * NonKeyAttributes count (the 100-attribute limit). */
+static size_t note_index_keys(name_set *used, const json_t *e) {
+  const json_t *iks = p__member_get(e, "KeySchema");
+  for (size_t k = 0; k < json_array_size(iks); k++) name_set_add(used, key_name(iks, k));
+  return json_array_size(p__member_get(p__member_get(e, "Projection"), "NonKeyAttributes"));
+}
+
 int p__create_indexes(const json_t *body, const p_key_schema *ks, bool on_demand, dv_arena *a, json_t **lsi_out,
                       json_t **gsi_out, p_create_table *out, p_error *err) {
   *lsi_out = *gsi_out = NULL;
@@ -262,14 +279,8 @@ int p__create_indexes(const json_t *body, const p_key_schema *ks, bool on_demand
       goto fail;
     }
     if (p__projection_check(p__member_get(e, "Projection"), err)) goto fail;
-    for (size_t j = 0; j < names.n; j++)
-      if (!strcmp(names.v[j], name)) {
-        p_error_set(err, P_VALIDATION, INVALID "Duplicate index name: %s", name);
-        goto fail;
-      }
-    name_set_add(&names, name);
-    for (size_t k = 0; k < json_array_size(iks); k++) name_set_add(&used, key_name(iks, k));
-    projected += json_array_size(p__member_get(p__member_get(e, "Projection"), "NonKeyAttributes"));
+    if (add_index_name(&names, name, err)) goto fail;
+    projected += note_index_keys(&used, e);
     json_t *o = json_object();
     json_object_set_new(o, "IndexName", json_string(name));
     json_object_set_new(o, "KeySchema", key_schema_meta(iks));
@@ -287,12 +298,7 @@ int p__create_indexes(const json_t *body, const p_key_schema *ks, bool on_demand
     const json_t *iks = p__member_get(e, "KeySchema");
     if (p__key_schema_check(iks, defs, err)) goto fail;
     if (p__projection_check(p__member_get(e, "Projection"), err)) goto fail;
-    for (size_t j = 0; j < names.n; j++)
-      if (!strcmp(names.v[j], name)) {
-        p_error_set(err, P_VALIDATION, INVALID "Duplicate index name: %s", name);
-        goto fail;
-      }
-    name_set_add(&names, name);
+    if (add_index_name(&names, name, err)) goto fail;
     const json_t *pt = p__member_get(e, "ProvisionedThroughput");
     if (on_demand && pt) {
       p_error_set(err, P_VALIDATION,
@@ -306,8 +312,7 @@ int p__create_indexes(const json_t *body, const p_key_schema *ks, bool on_demand
       goto fail;
     }
     if (pt && p__throughput_bounds(pt, err)) goto fail;
-    for (size_t k = 0; k < json_array_size(iks); k++) name_set_add(&used, key_name(iks, k));
-    projected += json_array_size(p__member_get(p__member_get(e, "Projection"), "NonKeyAttributes"));
+    projected += note_index_keys(&used, e);
     json_array_append_new(gm, p__gsi_meta(e, on_demand, "ACTIVE"));
   }
   if (ng > MAX_GSIS) {
