@@ -95,7 +95,7 @@ typedef struct page {
 
 static void page_free(page *pg) {
   if (pg->it) st_iter_close(pg->it);
-  dv_arena_free(pg->scratch);
+  df_arena_give(pg->r->srv, pg->scratch);
   p_buf_free(&pg->out);
   free(pg);
 }
@@ -180,8 +180,7 @@ static int page_slice(page *pg) {
   pg->slice_t0 = t0;
   for (;;) {
     if (dv_arena_used(pg->scratch) > SCRATCH_BYTES) {
-      dv_arena_free(pg->scratch);
-      pg->scratch = dv_arena_new();
+      dv_arena_reset(pg->scratch);
     }
     if ((rc = st_iter_next(pg->it, pg->scratch, &pg->item)) != ST_OK) break;
     if (pg->item.type != DV_M) break;
@@ -285,7 +284,7 @@ void df_run_page(df_req *r, st_table *t, const p_key_schema *ks, const p_index *
   pg->never_resume = never_resume;
   pg->plain = plain;
   pg->it = it;
-  pg->scratch = dv_arena_new();
+  pg->scratch = df_arena_take(r->srv);
   pg->item.type = DV_NONE;
   pg->t_start = uv_hrtime();
   p_buf_init(&pg->out);

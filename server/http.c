@@ -107,6 +107,27 @@ typedef struct df_conn {
 
 #define CONN_OF_WAITER(w) ((df_conn *)((char *)(w)-offsetof(df_conn, waiter)))
 
+/* ---- request arenas ------------------------------------------------------ */
+
+dv_arena *df_arena_take(df_server *s) {
+  if (s->n_spare_arenas > 0) return s->spare_arenas[--s->n_spare_arenas];
+  return dv_arena_new();
+}
+
+void df_arena_give(df_server *s, dv_arena *a) {
+  if (a == NULL) return;
+  if (s->n_spare_arenas == DF_SPARE_ARENAS) {
+    dv_arena_free(a);
+    return;
+  }
+  dv_arena_reset(a);
+  s->spare_arenas[s->n_spare_arenas++] = a;
+}
+
+void df_arenas_free(df_server *s) {
+  while (s->n_spare_arenas > 0) dv_arena_free(s->spare_arenas[--s->n_spare_arenas]);
+}
+
 /* ---- request ids --------------------------------------------------------- */
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -337,8 +358,7 @@ void df_req_rerun(df_req *r) {
   }
   /* From scratch: a fresh arena; the parsed body is unchanged (a /v1/
    * handler's own r->body is dropped: it builds it again). */
-  dv_arena_free(c->arena);
-  c->arena = dv_arena_new();
+  dv_arena_reset(c->arena);
   c->req.arena = c->arena;
   c->later = 0;
   c->in_handler = 1;
@@ -415,7 +435,7 @@ void df_rest_reply(df_req *r, struct MHD_Response *resp, unsigned status, uint64
 /* A /v1/ request: set up its df_req and run rest.c's handler. */
 static void rest_process(df_conn *c, const char *method) {
   snprintf(c->mname, sizeof c->mname, "%s", method);
-  c->arena = dv_arena_new();
+  c->arena = df_arena_take(c->h->srv);
   c->req.srv = c->h->srv;
   c->req.body = NULL;
   c->req.arena = c->arena;
@@ -597,7 +617,7 @@ static void process(df_conn *c) {
   free(c->body);
   c->body = NULL;
   c->body_cap = 0;
-  c->arena = dv_arena_new();
+  c->arena = df_arena_take(s);
   c->req.srv = s;
   c->req.body = c->json;
   c->req.arena = c->arena;
@@ -736,7 +756,7 @@ void df_http_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
   json_decref(c->json);
   if (c->url != NULL) json_decref(c->req.body); /* a /v1/ handler's own (server_int.h) */
   if (c->rresp != NULL) MHD_destroy_response(c->rresp);
-  dv_arena_free(c->arena);
+  df_arena_give(h->srv, c->arena);
   free(c->body);
   free(c->resp);
   free(c->url);

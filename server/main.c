@@ -464,6 +464,7 @@ int main(int argc, char **argv) {
     s->stopping = 1;
     finish(&m);
     run_to_end(s);
+    df_arenas_free(s);
     st_close(s->db);
     return status;
   }
@@ -472,6 +473,7 @@ int main(int argc, char **argv) {
   df_log(s, DF_LOG_INFO, "dynafiled listening on %s (data: %s)", s->http->listen_url, s->cfg.data_dir);
 
   run_to_end(s);
+  df_arenas_free(s);
 
   rc = st_close(s->db);
   s->db = NULL;

@@ -47,6 +47,10 @@ typedef struct df_config {
 
 typedef struct df_server df_server;
 
+/* Spare request arenas kept for reuse (a few per connection in flight would
+ * be more than requests need at once on one loop thread). */
+#define DF_SPARE_ARENAS 32
+
 /* The one server context, passed explicitly (no mutable globals). */
 struct df_server {
   df_config cfg;             /* settings from the command line */
@@ -62,7 +66,18 @@ struct df_server {
   struct df_ttl *ttl;        /* TTL sweeper (ttl.c) */
   struct df_indexes *indexes; /* GSI backfill jobs (indexes.c) */
   int stopping;              /* 1 once SIGINT/SIGTERM arrived */
+  dv_arena *spare_arenas[DF_SPARE_ARENAS]; /* reset arenas for the next requests (http.c) */
+  int n_spare_arenas;        /* entries of spare_arenas in use */
 };
+
+/* Request-scoped arenas (http.c): a reset arena from the spares, or a new
+ * one. Reusing them spares each request a 4 KiB malloc, which would make
+ * glibc consolidate its fast bins every time (docs/PERFORMANCE.md). */
+dv_arena *df_arena_take(df_server *s);
+/* Give an arena back (reset and kept as a spare, or freed); NULL is a no-op. */
+void df_arena_give(df_server *s, dv_arena *a);
+/* Free the spares (at exit). */
+void df_arenas_free(df_server *s);
 
 typedef struct df_req {
   df_server *srv;            /* the server */

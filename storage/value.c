@@ -104,6 +104,26 @@ void dv_arena_free(dv_arena *a) {
   free(a);
 }
 
+void dv_arena_reset(dv_arena *a) {
+  arena_chunk *keep = NULL, *c = a->head;
+  while (c) {
+    arena_chunk *next = c->next;
+    if (keep == NULL && c->cap == ARENA_FIRST_CHUNK)
+      keep = c;
+    else
+      free(c);
+    c = next;
+  }
+  a->head = keep;
+  a->next_cap = ARENA_FIRST_CHUNK;
+  if (keep != NULL) {
+    keep->next = NULL;
+    keep->used = 0;
+    a->next_cap = 2 * ARENA_FIRST_CHUNK; /* as after the first chunk_new() */
+  }
+  a->used = 0;
+}
+
 void *dv_arena_alloc(dv_arena *a, size_t n) {
   if (n == 0) n = 1;
   if (n > SIZE_MAX - 15) {

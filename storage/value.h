@@ -24,6 +24,10 @@ typedef struct dv_arena dv_arena;
 dv_arena *dv_arena_new(void);
 /* Frees every allocation of the arena and the arena itself. NULL is a no-op. */
 void dv_arena_free(dv_arena *a);
+/* Frees every allocation of the arena but keeps the arena, and its first
+ * (smallest) chunk for reuse: the arena is then as dv_arena_new() made it
+ * after one allocation, without a malloc. Pointers into it are invalid. */
+void dv_arena_reset(dv_arena *a);
 /* n bytes, 8-byte aligned, uninitialised. Aborts on out-of-memory. */
 void *dv_arena_alloc(dv_arena *a, size_t n);
 /* Zeroed n bytes. */
