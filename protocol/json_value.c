@@ -422,25 +422,51 @@ static int map_convert(const json_t *obj, int depth, p_layer layer, dv_arena *a,
   return 0;
 }
 
-static const char *const k_type_keys[] = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"};
+/* The type keys of an AttributeValue, in the order that picks the type when
+ * several are set (only the count matters then: it is an error). */
 static const dv_type k_type_vals[] = {DV_S, DV_N, DV_B, DV_SS, DV_NS, DV_BS, DV_M, DV_L, DV_NULL, DV_BOOL};
+
+/* Index of key k in k_type_vals's order ("S" 0 ... "BOOL" 9), -1 if none. */
+static int type_key_index(const char *k) {
+  switch (k[0]) {
+    case 'S':
+      return k[1] == '\0' ? 0 : (k[1] == 'S' && k[2] == '\0') ? 3 : -1;
+    case 'N':
+      if (k[1] == '\0') return 1;
+      if (k[1] == 'S' && k[2] == '\0') return 4;
+      return strcmp(k + 1, "ULL") == 0 ? 8 : -1;
+    case 'B':
+      if (k[1] == '\0') return 2;
+      if (k[1] == 'S' && k[2] == '\0') return 5;
+      return strcmp(k + 1, "OOL") == 0 ? 9 : -1;
+    case 'M':
+      return k[1] == '\0' ? 6 : -1;
+    case 'L':
+      return k[1] == '\0' ? 7 : -1;
+    default:
+      return -1;
+  }
+}
 
 static int av_convert(const json_t *j, int depth, p_layer layer, dv_arena *a, dv_value *out, p_error *err) {
   if (p__depth_check(depth, err)) return -1;
   memset(out, 0, sizeof *out);
-  int found = 0;
-  dv_type t = DV_NONE;
+  int found = 0, best = -1;
   const json_t *v = NULL;
-  if (json_is_object(j))
-    for (size_t i = 0; i < sizeof k_type_keys / sizeof k_type_keys[0]; i++) {
-      const json_t *x = p__member_get(j, k_type_keys[i]);
-      if (!x) continue;
-      if (!found) {
-        t = k_type_vals[i];
+  if (json_is_object(j)) { /* one pass over the members (usually one) */
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)j, k, x) {
+      int i = type_key_index(k);
+      if (i < 0 || json_is_null(x)) continue;
+      if (best < 0 || i < best) {
+        best = i;
         v = x;
       }
       found++;
     }
+  }
+  dv_type t = best >= 0 ? k_type_vals[best] : DV_NONE;
   if (found == 0)
     return verr(err, "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
   if (found > 1)

@@ -19,6 +19,7 @@
  * the buffer grows geometrically.
  */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "protocol/protocol_int.h"
@@ -115,6 +116,20 @@ void p_write_json_string(p_buf *b, const char *s, size_t n) {
   *d++ = '"';
   size_t i = 0;
   while (i < n) {
+    /* Eight plain bytes at a time: none >= 0x80, < 0x20, '"' or '\\'
+     * (the classic exact "has a byte less than / equal to" word tests). */
+    while (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+      uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+      uint64_t bad = (w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+      if (bad) break;
+      memcpy(d, p + i, 8);
+      d += 8;
+      i += 8;
+    }
+    if (i == n) break;
     unsigned char c = p[i];
     if (plain_ascii(c)) {
       *d++ = (char)c;

@@ -353,9 +353,45 @@ static void test_speed(void) {
   dv_arena_free(a);
 }
 
+/* Strings of plain runs and special bytes at every offset against jansson's
+ * escaping (p_write_json_string copies eight plain bytes at a time). */
+static void test_string_words(void) {
+  static const char *const pieces[] = {"a", "bcdefgh", "\"", "\\", "\x01", "\x1f", " ", "\x7f",
+                                       "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\n", "/", "~"};
+  g_rng = 0x5151u;
+  int mismatches = 0;
+  for (int iter = 0; iter < 20000; iter++) {
+    char s[512];
+    size_t n = 0;
+    int parts = (int)(rnd() % 40);
+    for (int k = 0; k < parts; k++) {
+      /* mostly plain bytes, so runs of 8+ occur with specials between */
+      const char *pc = rnd() % 3 ? pieces[rnd() % 2] : pieces[rnd() % (sizeof pieces / sizeof pieces[0])];
+      size_t l = strlen(pc);
+      memcpy(s + n, pc, l);
+      n += l;
+    }
+    json_t *j = json_stringn(s, n);
+    CHECK(j != NULL);
+    char *want = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(j);
+    p_buf b;
+    p_buf_init(&b);
+    p_write_json_string(&b, s, n);
+    if (want == NULL || strlen(want) != b.len || memcmp(want, b.data, b.len) != 0) {
+      if (mismatches++ < 3) fprintf(stderr, "mismatch: jansson %s direct %.*s\n", want, (int)b.len, b.data);
+      CHECK(0);
+    }
+    free(want);
+    p_buf_free(&b);
+  }
+  CHECK_EQ_INT(mismatches, 0);
+}
+
 int main(int argc, char **argv) {
   static const tl_test tests[] = {
       {"fixed", test_fixed},
+      {"string_words", test_string_words},
       {"random_items", test_random_items},
       {"values", test_values},
       {"invalid_utf8", test_invalid_utf8},
