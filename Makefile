@@ -63,7 +63,7 @@ $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true -Db_sanitize=none
 
 fuzz-build: deps $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz_expr tests/fuzz/fuzz_request
+	ninja -C $(FUZZ_BUILD) tests/fuzz/fuzz_expr tests/fuzz/fuzz_request tests/fuzz/fuzz_json
 
 # Each fuzzer for FUZZ_SMOKE_SECONDS from the committed corpus; new corpus
 # entries go to a temp dir; fails on any crash, leak or hang.

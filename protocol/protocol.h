@@ -71,6 +71,14 @@ const char *p_error_type(p_errcode code);
 /* The JSON error body; malloc'd, *len its length. */
 char *p_error_body(const p_error *e, size_t *len);
 
+/* ---- request JSON parser (protocol/json_parse.c) ------------------------- */
+
+/* Parses a request body: a drop-in for json_loadb(buf, len, JSON_ALLOW_NUL,
+ * NULL) of jansson 2.14, 4-7 times faster. Returns a new reference to
+ * a tree equal to jansson's (same types, values, member order), or NULL
+ * exactly when jansson would return NULL (syntax, UTF-8, depth, range). */
+json_t *p_json_parse(const char *buf, size_t len);
+
 /* ---- operations ---------------------------------------------------------- */
 
 /* Every operation of the DynamoDB and DynamoDB Streams APIs (botocore

@@ -12,13 +12,13 @@
 # Both start from the committed seeds (tests/fuzz/corpus/<target>) with the
 # target's dictionary. Exit status 1 if any target crashed, leaked, timed
 # out or broke an invariant; the log tail and the crashing input's path are
-# printed. FUZZ_TARGETS (default "expr request") picks targets.
+# printed. FUZZ_TARGETS (default "expr request json") picks targets.
 set -u
 
 mode=${1:?usage: run.sh smoke|long BUILD_DIR SECONDS}
 build=${2:?build dir}
 seconds=${3:?seconds}
-targets=${FUZZ_TARGETS:-expr request}
+targets=${FUZZ_TARGETS:-expr request json}
 src=$(cd "$(dirname "$0")" && pwd)
 
 case $mode in
@@ -43,7 +43,8 @@ for t in $targets; do
   fi
   mkdir -p "$corpus" "$art"
   # -max_len: expressions go up to 4 KB (+ the size-limit cases), requests
-  # a little more; -timeout: one input taking 10 s is a hang;
+  # a little more (and JSON bodies room to nest past the 2048 depth limit);
+  # -timeout: one input taking 10 s is a hang;
   # -rss_limit_mb: the parsers' memory is bounded by their input.
   "$bin" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
     -print_final_stats=1 -dict="$src/$t.dict" -artifact_prefix="$art/" \
