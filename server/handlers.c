@@ -147,7 +147,7 @@ int df_table_is_creating(const df_server *s, const st_table *t) {
 
 json_t *df_table_meta(const st_table *t) {
   const st_table_def *d = st_table_info(t);
-  return json_loadb(d->meta, d->meta_len, JSON_ALLOW_NUL, NULL); /* as stored */
+  return p_json_parse(d->meta, d->meta_len); /* as stored */
 }
 
 /* Forget what was derived from t's meta (indexes.c's parsed index list). */

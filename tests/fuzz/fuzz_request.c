@@ -20,7 +20,7 @@
  *            bit 2 the plain JSON table of the /v1/ face (protocol/plain.c),
  *            before the other bits (operation % 4; bytes 60..63 select it):
  *              0 plain value   1 plain item   2 merge patch   3 key segment
- *   rest     the request body, loaded as server/http.c does (json_loadb with
+ *   rest     the request body, loaded as server/http.c does (p_json_parse, i.e. json_loadb with
  *            JSON_ALLOW_NUL; operations need a JSON object, Value / Item
  *            take any JSON value); the iterator and ARN texts are the raw
  *            bytes (cut at a NUL), the stream record's item is JSON; plain:
@@ -562,7 +562,7 @@ static void second_table(unsigned op, const char *body, size_t blen, dv_arena *a
     free(t);
     return;
   }
-  json_t *j = json_loadb(body, blen, JSON_ALLOW_NUL, NULL);
+  json_t *j = p_json_parse(body, blen); /* as server/http.c */
   if (!json_is_object(j)) {
     json_decref(j);
     return;
@@ -877,7 +877,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
 
-  json_t *j = json_loadb(body, blen, JSON_ALLOW_NUL | ((op == 9 || op == 10) ? JSON_DECODE_ANY : 0), NULL);
+  /* Request bodies as server/http.c parses them (p_json_parse = json_loadb
+   * with JSON_ALLOW_NUL, fuzz_json checks that); Value / Item take any value. */
+  json_t *j = op == 9 || op == 10 ? json_loadb(body, blen, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL)
+                                  : p_json_parse(body, blen);
   if (!j) return 0;
   if (op != 9 && op != 10 && !json_is_object(j)) { /* server/http.c answers SerializationException */
     json_decref(j);
