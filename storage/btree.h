@@ -148,4 +148,19 @@ int bt_count(bt_tree *t, uint64_t *n);
  * that become reusable only when the next checkpoint is durable). */
 void bt_file_pages(const bt_tree *t, uint64_t *total, uint64_t *free_pages);
 
+/* Shape of the live tree (bt_stats). */
+typedef struct bt_shape {
+  uint64_t leaves;         /* leaf pages */
+  uint64_t interiors;      /* interior pages */
+  uint64_t overflows;      /* overflow pages */
+  uint64_t entries;        /* leaf cells */
+  uint64_t leaf_bytes;     /* bytes used in leaves (header, slots, cells) */
+  uint64_t interior_bytes; /* bytes used in interior pages */
+  uint32_t depth;          /* levels (0 for an empty tree) */
+} bt_shape;
+
+/* Walk the tree (every page is loaded) and describe its shape. The fill of
+ * the leaves is leaf_bytes / (leaves * BT_PAGE_SIZE). */
+int bt_stats(bt_tree *t, bt_shape *out);
+
 #endif /* DF_BTREE_H */

@@ -39,7 +39,8 @@ typedef struct pc_file pc_file;
 
 /* One cached page of one file. */
 typedef struct pc_page {
-  uint8_t *data;          /* BT_PAGE_SIZE bytes (malloc'd, owned) */
+  uint8_t *data;          /* BT_PAGE_SIZE bytes: the start of the malloc'd
+                             block that holds this struct after them */
   pc_file *file;          /* file the page belongs to */
   uint32_t pgno;          /* page number in that file */
   uint32_t pins;          /* references held by callers; pinned pages stay */
@@ -81,9 +82,10 @@ void pc_file_drop(pc_file *f);
 int pc_get(pc_file *f, uint32_t pgno, pc_page **out);
 /* The cached page or NULL; no I/O, no pin. */
 pc_page *pc_lookup(pc_file *f, uint32_t pgno);
-/* A new zeroed PC_DIRTY page, pinned. pgno must not be cached (or only as a
- * clean unpinned page, which is replaced). */
-pc_page *pc_new(pc_file *f, uint32_t pgno);
+/* A new PC_DIRTY page, pinned: a copy of src's BT_PAGE_SIZE bytes, or zeroed
+ * when src is NULL. pgno must not be cached (or only as a clean unpinned
+ * page, which is replaced). */
+pc_page *pc_new(pc_file *f, uint32_t pgno, const uint8_t *src);
 void pc_pin(pc_page *p);
 /* Release one pin; a clean page becomes evictable. */
 void pc_unpin(pc_page *p);
@@ -101,6 +103,11 @@ size_t pc_seal(pc_file *f);
 void pc_unseal(pc_file *f, int success);
 /* 1 if fsync is disabled (pc_cache_set_nosync). */
 int pc_cache_nosync(const pc_cache *c);
+/* Scratch memory shared by every tree of the cache: n bytes, allocated by
+ * the first call and kept (at the same address) until pc_cache_free; every
+ * call must pass the same n. Owner thread only; a tree call uses it only
+ * until it returns, so trees never see each other's scratch. */
+uint8_t *pc_scratch(pc_cache *c, size_t n);
 
 /* ---- page I/O (pager.c) -------------------------------------------------- */
 

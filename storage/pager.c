@@ -41,6 +41,8 @@ struct pc_cache {
   pc_list lru;          /* clean unpinned pages, head = most recent */
   uint64_t next_id;     /* id of the next registered file */
   int nosync;           /* 1: pc_sync does nothing (tests only) */
+  uint8_t *scratch;     /* the trees' shared scratch (pc_scratch), or NULL */
+  size_t scratch_len;   /* its size */
 };
 
 static void *pc_xmalloc(size_t n) {
@@ -159,8 +161,7 @@ static void pc_destroy(pc_page *p) {
   if (p->state == PC_DIRTY) c->ndirty--;
   pc_hash_remove(c, p);
   p->file->npages--;
-  free(p->data);
-  free(p);
+  free(p->data); /* the block holding p too */
 }
 
 static void pc_evict(pc_cache *c) {
@@ -190,11 +191,11 @@ void pc_cache_free(pc_cache *c) {
     while (p) {
       pc_page *next = p->hnext;
       free(p->data);
-      free(p);
       p = next;
     }
   }
   free(c->buckets);
+  free(c->scratch);
   free(c);
 }
 
@@ -205,6 +206,15 @@ size_t pc_cache_dirty_bytes(const pc_cache *c) { return c->ndirty * (size_t)BT_P
 void pc_cache_set_nosync(pc_cache *c, int nosync) { c->nosync = nosync ? 1 : 0; }
 
 int pc_cache_nosync(const pc_cache *c) { return c->nosync; }
+
+uint8_t *pc_scratch(pc_cache *c, size_t n) {
+  if (!c->scratch) {
+    c->scratch = pc_xmalloc(n);
+    c->scratch_len = n;
+  }
+  assert(c->scratch_len == n);
+  return c->scratch;
+}
 
 /* ---- files and pages --------------------------------------------------------- */
 
@@ -245,9 +255,15 @@ void pc_unpin(pc_page *p) {
   }
 }
 
+/* A page is one malloc'd block: its BT_PAGE_SIZE bytes (at the start, so
+ * aligned like any malloc'd block), then the struct (one header, one call). */
+_Static_assert(BT_PAGE_SIZE % _Alignof(pc_page) == 0, "pc_page alignment");
+
 static pc_page *pc_alloc(pc_file *f, uint32_t pgno, uint8_t state) {
-  pc_page *p = pc_xcalloc(1, sizeof *p);
-  p->data = pc_xmalloc(BT_PAGE_SIZE);
+  uint8_t *block = pc_xmalloc(BT_PAGE_SIZE + sizeof(pc_page));
+  pc_page *p = (pc_page *)(void *)(block + BT_PAGE_SIZE);
+  memset(p, 0, sizeof *p);
+  p->data = block;
   p->file = f;
   p->pgno = pgno;
   p->pins = 1;
@@ -276,7 +292,7 @@ int pc_get(pc_file *f, uint32_t pgno, pc_page **out) {
   return ST_OK;
 }
 
-pc_page *pc_new(pc_file *f, uint32_t pgno) {
+pc_page *pc_new(pc_file *f, uint32_t pgno, const uint8_t *src) {
   pc_page *old = pc_lookup(f, pgno);
   if (old) {
     /* Only a clean unpinned copy can linger (not expected: free pages are
@@ -285,7 +301,10 @@ pc_page *pc_new(pc_file *f, uint32_t pgno) {
     pc_destroy(old);
   }
   pc_page *p = pc_alloc(f, pgno, PC_DIRTY);
-  memset(p->data, 0, BT_PAGE_SIZE);
+  if (src)
+    memcpy(p->data, src, BT_PAGE_SIZE);
+  else
+    memset(p->data, 0, BT_PAGE_SIZE);
   p->verified = 1;
   f->cache->ndirty++;
   pc_relink(p, PC_LIST_DIRTY);
