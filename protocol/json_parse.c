@@ -381,6 +381,33 @@ static __attribute__((noinline)) int jp_real_slow(int neg, const unsigned char *
   return rc;
 }
 
+/* Significant digits of a number literal, read left to right. */
+typedef struct jp_digits {
+  uint64_t m;    /* the first 19 significant digits */
+  size_t n;      /* significant digits seen so far (inner zeros included) */
+  size_t zeros;  /* zeros since the last nonzero digit */
+  int64_t last;  /* exponent of the last nonzero digit */
+  int64_t pos;   /* exponent of the next digit + 1 */
+} jp_digits;
+
+/* Take the digits [q, e) (of the int part, then of the fraction). */
+static void jp_add_digits(jp_digits *d, const unsigned char *q, const unsigned char *e) {
+  for (; q < e; q++) {
+    d->pos--;
+    if (*q == '0') {
+      if (d->n) d->zeros++;
+      continue;
+    }
+    d->n += d->zeros + 1;
+    if (d->n <= 19) {
+      for (; d->zeros; d->zeros--) d->m *= 10;
+      d->m = d->m * 10 + (uint64_t)(*q - '0');
+    }
+    d->zeros = 0;
+    d->last = d->pos;
+  }
+}
+
 /* The double that strtod gives for the number with int part digits [ip, ie),
  * fraction digits [fs, fe) (empty if none) and exponent literal exp10
  * (saturated). 0 or -1 (overflows to +-inf: jansson's "real number
@@ -390,39 +417,12 @@ static int jp_real(int neg, const unsigned char *ip, const unsigned char *ie,
                    double *out) {
   /* Significant digits: from the first nonzero digit to the last nonzero
    * digit; m holds the first 19 of them. */
-  uint64_t m = 0;
-  size_t n = 0;     /* significant digits seen so far (incl. inner zeros) */
-  size_t zeros = 0; /* zeros since the last nonzero digit */
-  int64_t last = 0; /* exponent of the last nonzero digit */
-  int64_t pos = (int64_t)(ie - ip); /* exponent of the current digit + 1 */
-  for (const unsigned char *q = ip; q < ie; q++) {
-    pos--;
-    if (*q == '0') {
-      if (n) zeros++;
-      continue;
-    }
-    n += zeros + 1;
-    if (n <= 19) {
-      for (; zeros; zeros--) m *= 10;
-      m = m * 10 + (uint64_t)(*q - '0');
-    }
-    zeros = 0;
-    last = pos;
-  }
-  for (const unsigned char *q = fs; q < fe; q++) {
-    pos--;
-    if (*q == '0') {
-      if (n) zeros++;
-      continue;
-    }
-    n += zeros + 1;
-    if (n <= 19) {
-      for (; zeros; zeros--) m *= 10;
-      m = m * 10 + (uint64_t)(*q - '0');
-    }
-    zeros = 0;
-    last = pos;
-  }
+  jp_digits dg = {0, 0, 0, 0, (int64_t)(ie - ip)};
+  jp_add_digits(&dg, ip, ie);
+  jp_add_digits(&dg, fs, fe);
+  uint64_t m = dg.m;
+  size_t n = dg.n;
+  int64_t last = dg.last;
   if (n == 0) {
     *out = neg ? -0.0 : 0.0;
     return 0;
