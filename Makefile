@@ -88,11 +88,12 @@ format:
 # table and the targets with PASS / MISS. Installs what it needs when
 # missing: wrk and nginx from Debian (a freshly installed nginx service is
 # stopped and disabled: the bench runs its own), dynalite from npm into
-# bench/.dynalite (git-ignored). bench-quick: a short subset (1-2 minutes).
-BENCH_PKGS = wrk nginx
+# bench/.dynalite (git-ignored), valgrind for bench-cg. bench-quick: a short
+# subset (1-2 minutes).
+BENCH_PKGS = wrk nginx valgrind
 DYNALITE_CLI = bench/.dynalite/node_modules/dynalite/cli.js
 
-.PHONY: bench bench-quick bench-deps bench-streams bench-rest bench-indexes
+.PHONY: bench bench-quick bench-deps bench-streams bench-rest bench-indexes bench-cg
 
 bench-deps:
 	@missing=""; for p in $(BENCH_PKGS); do \
@@ -127,3 +128,8 @@ bench-rest: build bench-deps
 # (bench/index_bench.py).
 bench-indexes: build bench-deps
 	/usr/bin/python3 bench/index_bench.py --build $(BUILD)
+
+# Instructions per PutItem, GetItem and Query under valgrind's callgrind
+# (bench/cg_requests.sh): repeatable on a busy machine, unlike timings.
+bench-cg: build bench-deps
+	for op in put get query; do sh bench/cg_requests.sh $(BUILD)/server/dynafiled $$op || exit 1; done

@@ -7,7 +7,9 @@
 # connection pool per byte (~49,000 a request) although it takes ~1 us.
 #
 #   bench/cg_requests.sh build-rel/server/dynafiled put|get|query
+#   make bench-cg     (all three; installs valgrind when missing)
 set -eu
+command -v valgrind >/dev/null 2>&1 || { echo "cg_requests.sh: valgrind missing (make bench-deps installs it)" >&2; exit 2; }
 bin=$1
 op=$2
 here=$(cd "$(dirname "$0")" && pwd)

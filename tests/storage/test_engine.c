@@ -242,6 +242,23 @@ static int model_check(st_table *t, const model *m) {
   return ok;
 }
 
+/* A crash (st_abandon) and a restart: table "t" must then hold exactly the
+ * durable model. Returns the reopened engine, *t its table (NULL if gone);
+ * a mismatch clears *all_ok. */
+static st_db *crash_and_check(st_db *db, const char *dir, const st_options *o, st_table **t,
+                              const model *durable, int round, int *all_ok) {
+  st_abandon(db);
+  db = open_db(dir, o);
+  *t = st_table_find(db, "", "t");
+  CHECK(*t != NULL);
+  if (!*t || !model_check(*t, durable)) {
+    fprintf(stderr, "round %d: mismatch after crash\n", round);
+    *all_ok = 0;
+  }
+  return db;
+}
+
+
 /* ---- tests ---------------------------------------------------------------------- */
 
 static void test_tables(void) {
@@ -745,15 +762,8 @@ static void test_crash_flushed(void) {
       }
     }
     /* Unflushed batches at the end are lost by the crash. */
-    st_abandon(db);
-    db = open_db(dir, &o);
+    db = crash_and_check(db, dir, &o, &t, &durable, round, &all_ok);
     cur = durable;
-    t = st_table_find(db, "", "t");
-    CHECK(t != NULL);
-    if (!t || !model_check(t, &durable)) {
-      fprintf(stderr, "round %d: mismatch after crash\n", round);
-      all_ok = 0;
-    }
   }
   CHECK(all_ok);
   /* The log was rotated and retired along the way. */
@@ -1454,15 +1464,8 @@ static void test_concurrent_flushes(void) {
     }
     CHECK_EQ_INT(c.bad, 0);
     /* Crash; unflushed batches are lost. */
-    st_abandon(db);
-    db = open_db(dir, &o);
+    db = crash_and_check(db, dir, &o, &t, &durable, round, &all_ok);
     cur = durable;
-    t = st_table_find(db, "", "t");
-    CHECK(t != NULL);
-    if (!t || !model_check(t, &durable)) {
-      fprintf(stderr, "round %d: mismatch after crash\n", round);
-      all_ok = 0;
-    }
   }
   CHECK(all_ok);
   CHECK(three > 0); /* three jobs were in flight at once */

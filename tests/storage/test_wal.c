@@ -94,6 +94,17 @@ static wal_log *open_log(const char *dir, uint64_t after, size_t segbytes, got *
   return w;
 }
 
+/* Reopen the log and check what recovery found: n records, each as written,
+ * and whether it cut the log. */
+static wal_log *reopen_expect(const char *dir, size_t segbytes, got *g, wal_recovery *rec, uint64_t n,
+                              int cut) {
+  wal_log *w = open_log(dir, 0, segbytes, g, rec);
+  CHECK_EQ_INT(g->n, n);
+  CHECK(g->ok);
+  CHECK_EQ_INT(rec->cut, cut);
+  return w;
+}
+
 /* Write n records (flushing every `every`), close. */
 static void write_log(const char *dir, uint64_t n, size_t segbytes, int every) {
   wal_log *w = open_log(dir, 0, segbytes, NULL, NULL);
@@ -351,10 +362,7 @@ static void test_torn_tail(void) {
     write_file(seg, img, cut);
     got g;
     wal_recovery rec;
-    wal_log *w = open_log(dir, 0, 2048, &g, &rec);
-    CHECK_EQ_INT(g.n, 400 - in_last);
-    CHECK(g.ok);
-    CHECK_EQ_INT(rec.cut, 1);
+    wal_log *w = reopen_expect(dir, 2048, &g, &rec, 400 - in_last, 1);
     CHECK(access(seg, F_OK) != 0); /* removed */
     append_pat(w, 400 - in_last + 1);
     CHECK_EQ_INT(flush(w), ST_OK);
@@ -406,10 +414,7 @@ static void test_corruption(void) {
   write_file(seg, img, len);
   got g;
   wal_recovery rec;
-  wal_log *w = open_log(dir, 0, 0, &g, &rec);
-  CHECK_EQ_INT(g.n, 5);
-  CHECK(g.ok);
-  CHECK_EQ_INT(rec.cut, 1);
+  wal_log *w = reopen_expect(dir, 0, &g, &rec, 5, 1);
   CHECK(strstr(rec.cut_reason, "checksum") != NULL);
   CHECK_EQ_INT(file_size(seg), (off_t)mid);
   append_pat(w, 6);
@@ -614,10 +619,7 @@ static void test_concurrent_orders(void) {
     wal_close(w);
     got g;
     wal_recovery rec;
-    w = open_log(dir, 0, 0, &g, &rec);
-    CHECK_EQ_INT(g.n, 10);
-    CHECK(g.ok);
-    CHECK_EQ_INT(rec.cut, 0);
+    w = reopen_expect(dir, 0, &g, &rec, 10, 0);
     wal_close(w);
     rm_rf(dir);
     free(dir);
@@ -654,18 +656,12 @@ static void test_concurrent_failure(void) {
     wal_close(w);
     got g;
     wal_recovery rec;
-    w = open_log(dir, 0, 0, &g, &rec);
-    CHECK_EQ_INT(g.n, 3);
-    CHECK(g.ok);
-    CHECK_EQ_INT(rec.cut, 1); /* job C's bytes lie after the hole */
+    w = reopen_expect(dir, 0, &g, &rec, 3, 1); /* job C's bytes lie after the hole */
     /* The log continues after the cut. */
     append_pat(w, 4);
     CHECK_EQ_INT(flush(w), ST_OK);
     wal_close(w);
-    w = open_log(dir, 0, 0, &g, &rec);
-    CHECK_EQ_INT(g.n, 4);
-    CHECK(g.ok);
-    CHECK_EQ_INT(rec.cut, 0);
+    w = reopen_expect(dir, 0, &g, &rec, 4, 0);
     wal_close(w);
     rm_rf(dir);
     free(dir);
@@ -715,10 +711,7 @@ static void test_abandon_middle(void) {
   wal_close(w); /* the crash: job B is dropped unwritten */
   got g;
   wal_recovery rec;
-  w = open_log(dir, 0, 0, &g, &rec);
-  CHECK_EQ_INT(g.n, 3);
-  CHECK(g.ok);
-  CHECK_EQ_INT(rec.cut, 1);
+  w = reopen_expect(dir, 0, &g, &rec, 3, 1);
   CHECK_EQ_INT(rec.last_lsn, 3);
   CHECK_EQ_INT(wal_last_lsn(w), 3);
   CHECK_EQ_INT(file_size(seg), (off_t)(40 + recs_bytes(1, 3))); /* cut at the hole */
@@ -732,10 +725,7 @@ static void test_abandon_middle(void) {
   for (int j = 2; j >= 0; j--) CHECK_EQ_INT(wal_flush_end(w, js[j], NULL), ST_OK);
   CHECK_EQ_INT(wal_durable_lsn(w), 6);
   wal_close(w);
-  w = open_log(dir, 0, 0, &g, &rec);
-  CHECK_EQ_INT(g.n, 6);
-  CHECK(g.ok);
-  CHECK_EQ_INT(rec.cut, 0);
+  w = reopen_expect(dir, 0, &g, &rec, 6, 0);
   wal_close(w);
   rm_rf(dir);
   free(dir);
@@ -783,10 +773,7 @@ static void test_rotation_waits(void) {
   wal_close(w);
   got g;
   wal_recovery rec;
-  w = open_log(dir, 0, 1024, &g, &rec);
-  CHECK_EQ_INT(g.n, next - 1);
-  CHECK(g.ok);
-  CHECK_EQ_INT(rec.cut, 0);
+  w = reopen_expect(dir, 1024, &g, &rec, next - 1, 0);
   wal_close(w);
   rm_rf(dir);
   free(dir);
@@ -862,10 +849,7 @@ static void test_concurrent_random(void) {
   wal_close(w);
   got g;
   wal_recovery rec;
-  w = open_log(dir, 0, 2048, &g, &rec);
-  CHECK_EQ_INT(g.n, next - 1);
-  CHECK(g.ok);
-  CHECK_EQ_INT(rec.cut, 0);
+  w = reopen_expect(dir, 2048, &g, &rec, next - 1, 0);
   CHECK_EQ_INT(wal_segment_count(w), nseg);
   wal_close(w);
   rm_rf(dir);
