@@ -75,12 +75,34 @@
  *       first record. Jobs before it may still finish and advance it; jobs
  *       after it may still finish (their bytes may be on disk) but never
  *       advance it.
+ *   W5. Zero-filled space. The active segment may hold written zeros
+ *       after its reserved end, up to zero_end: overwriting them needs no
+ *       new file size in fdatasync, so a flush costs less than an append.
+ *       A prep job (no records, not in the FIFO) writes and fdatasyncs the
+ *       zeros of [from, to), from >= the reserved end at its begin (from =
+ *       zero_end when the segment still has room, else a little further:
+ *       the jobs that begin meanwhile append before it). At most one is in
+ *       flight; while it is, a flush job begins only if its range ends at
+ *       or before from (so no records are ever overwritten by zeros), and
+ *       no rotating job begins (so its descriptor's segment stays the
+ *       active one). Its end sets zero_end = to. A failed prep only stops
+ *       the zero-filling of that segment: records never depend on it.
  *
  * Recovery needs nothing more. A crash may leave a later job's range written
  * and an earlier one's torn or a hole of zeros (never valid: type 0), and
  * the longest-valid-prefix rule then cuts the log at the hole and discards
  * the later range. That is exact: by W2 no record at or after the hole was
  * acknowledged, since the hole's records were not all fdatasynced.
+ *
+ * Where the scan stops, the rest of the file is either all zeros (the
+ * zero-filled space of W5, or a job that never reached the disk: nothing to
+ * discard) or not (a torn or corrupt record, or records written past a
+ * hole). Only the second is a cut, and the file is truncated there: the
+ * bytes past a hole may be valid records of this segment's salt with the
+ * LSNs that new records will take, which must never be read again once the
+ * log has grown back up to them. An all-zero tail is kept, and appending
+ * overwrites it. A segment that is not the last can end in zeros too: W3
+ * starts the next one only after every record before it is durable.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -107,6 +129,7 @@
 #define SEG_HDR 40
 #define REC_HDR 24
 #define SEG_NAME_LEN 20 /* 16 hex digits + ".wal" */
+#define ZERO_ALIGN 4096u /* zero-filled ranges start and end on this */
 
 /* One segment file of the log. */
 typedef struct wal_seg {
@@ -140,6 +163,19 @@ struct wal_log {
   int rotate_soon;       /* 1: the next flush starts a new segment */
   int failed;            /* 1 after a failed flush: no more flushes */
   uint64_t fail_lsn;     /* first LSN of the first failed job (W4; UINT64_MAX if none) */
+  uint64_t zero_end;     /* the active segment holds written zeros up to here (W5) */
+  size_t zero_chunk;     /* bytes a prep job writes */
+  wal_prep *prep;        /* the prep job in flight, or NULL */
+  int prep_off;          /* 1 after a failed prep: none more in this segment */
+};
+
+/* A prep job: zeros for [from, to) of the active segment (W5). */
+struct wal_prep {
+  int fd;        /* its own descriptor of the segment */
+  uint64_t from; /* first byte to zero */
+  uint64_t to;   /* end */
+  int no_fsync;  /* skip the fdatasync (tests) */
+  int status;    /* result of wal_prep_run */
 };
 
 struct wal_flush {
@@ -318,12 +354,24 @@ static int cmp_u64(const void *a, const void *b) {
 
 /* ---- recovery ----------------------------------------------------------- */
 
+/* 1 if the n bytes at p are all zero. */
+static int all_zero(const uint8_t *p, size_t n) {
+  static const uint8_t zeros[256];
+  while (n >= sizeof zeros) {
+    if (memcmp(p, zeros, sizeof zeros) != 0) return 0;
+    p += sizeof zeros;
+    n -= sizeof zeros;
+  }
+  return memcmp(p, zeros, n) == 0;
+}
+
 /* Outcome of reading one segment. */
 typedef struct seg_scan {
   int hdr_ok;        /* header valid */
   uint64_t salt;     /* from the header */
   uint64_t end;      /* offset after the last valid record (0 if hdr bad) */
   uint64_t size;     /* file size */
+  uint64_t zero_end; /* end of the zeros that follow end (= end if none) */
   int cut;           /* 1 if an invalid record stopped the scan before size */
   char why[120];     /* reason for the cut */
 } seg_scan;
@@ -395,6 +443,10 @@ static int seg_read(const char *path, uint64_t name_first, uint64_t *expected, u
       else if (get_le64(r + 16) != *expected)
         bad = "record out of sequence";
     }
+    if (bad && all_zero(r, (size_t)left)) { /* the zero-filled space (W5) */
+      sc->zero_end = sc->size;
+      break;
+    }
     if (bad) {
       snprintf(sc->why, sizeof sc->why, "%s at offset %" PRIu64 " (LSN %" PRIu64 ")", bad, off,
                *expected);
@@ -414,6 +466,7 @@ static int seg_read(const char *path, uint64_t name_first, uint64_t *expected, u
     off += REC_HDR + len;
   }
   sc->end = off;
+  if (sc->zero_end < off) sc->zero_end = off;
 done:
   if (map) munmap(map, (size_t)sc->size);
   close(fd);
@@ -446,6 +499,8 @@ int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_re
   w->dir = xstrdup(dir);
   w->seg_max = opt && opt->segment_bytes ? opt->segment_bytes : WAL_DEFAULT_SEGMENT;
   w->no_fsync = opt ? opt->no_fsync : 0;
+  size_t chunk = opt && opt->zero_chunk ? opt->zero_chunk : WAL_DEFAULT_ZERO_CHUNK;
+  w->zero_chunk = (chunk + ZERO_ALIGN - 1) / ZERO_ALIGN * ZERO_ALIGN;
   st_buf_init(&w->pend);
   st_buf_init(&w->spare);
   w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -515,7 +570,10 @@ int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_re
              st_strerror(rc));
       goto fail;
     }
-    if (sc.hdr_ok) segs_push(w, names[i], sc.end, sc.salt);
+    if (sc.hdr_ok) {
+      segs_push(w, names[i], sc.end, sc.salt);
+      w->zero_end = sc.zero_end; /* = sc.end after a cut: it truncates */
+    }
     if (sc.cut) {
       rec->cut = 1;
       snprintf(rec->cut_reason, sizeof rec->cut_reason, "segment %016" PRIx64 ".wal: %s",
@@ -566,6 +624,7 @@ int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_re
       goto fail;
     }
     segs_push(w, after_lsn + 1, SEG_HDR, salt);
+    w->zero_end = SEG_HDR;
     changed = 0; /* seg_create fsynced the directory */
   } else {
     char *p = seg_path(dir, w->segs[w->nseg - 1].first);
@@ -608,6 +667,10 @@ void wal_close(wal_log *w) {
     wal_flush *f = w->head;
     w->head = f->next;
     job_free(f);
+  }
+  if (w->prep) { /* abandoned in flight too */
+    close(w->prep->fd);
+    free(w->prep);
   }
   if (w->fd >= 0) close(w->fd);
   if (w->dirfd >= 0) close(w->dirfd);
@@ -664,7 +727,8 @@ size_t wal_segment_count(const wal_log *w) { return w->nseg; }
 wal_flush *wal_flush_begin(wal_log *w) {
   if (w->failed || w->in_rec || w->pend_records == 0 || w->rotating) return NULL;
   int rotate = (w->resv_end >= w->seg_max || w->rotate_soon) && w->resv_end > SEG_HDR;
-  if (rotate && w->in_flight > 0) return NULL; /* W3: after the jobs in flight */
+  if (rotate && (w->in_flight > 0 || w->prep)) return NULL; /* W3, W5: after the jobs in flight */
+  if (!rotate && w->prep && w->resv_end + w->pend.len > w->prep->from) return NULL; /* W5 */
   wal_flush *f = xmalloc(sizeof *f);
   memset(f, 0, sizeof *f);
   wal_seg *cur = &w->segs[w->nseg - 1];
@@ -688,6 +752,8 @@ wal_flush *wal_flush_begin(wal_log *w) {
     f->path = seg_path(w->dir, f->seg_first);
     f->salt = new_salt();
     f->off = SEG_HDR;
+    w->zero_end = SEG_HDR; /* the new segment's: no prep begins before it is active */
+    w->prep_off = 0;
   } else {
     f->fd = w->fd;
     f->salt = cur->salt;
@@ -774,6 +840,69 @@ int wal_flush_end(wal_log *w, wal_flush *f, uint64_t *records) {
   return rc;
 }
 
+/* ---- zero-filling (W5) -------------------------------------------------------- */
+
+static uint64_t align_up(uint64_t v) { return (v + ZERO_ALIGN - 1) / ZERO_ALIGN * ZERO_ALIGN; }
+
+wal_prep *wal_prep_begin(wal_log *w) {
+  if (w->failed || w->rotating || w->prep || w->prep_off || w->rotate_soon) return NULL;
+  uint64_t end = w->resv_end + w->pend.len; /* where the next job's range ends */
+  if (w->zero_end >= end + w->zero_chunk / 2) return NULL; /* room enough */
+  if (end >= w->seg_max) return NULL; /* the segment is due to rotate */
+  /* With room left, continue the zeros; else leave a quarter chunk for the
+   * jobs that begin meanwhile, which append as before. */
+  uint64_t from = w->zero_end >= end ? w->zero_end : align_up(end + w->zero_chunk / 4);
+  uint64_t to = align_up(from + w->zero_chunk);
+  uint64_t cap = align_up(w->seg_max); /* zeros past it would never be used */
+  if (from >= cap) return NULL;
+  if (to > cap) to = cap;
+  int fd = dup(w->fd);
+  if (fd < 0) return NULL; /* out of descriptors: append as before */
+  wal_prep *p = xmalloc(sizeof *p);
+  *p = (wal_prep){.fd = fd, .from = from, .to = to, .no_fsync = w->no_fsync, .status = ST_EIO};
+  w->prep = p;
+  return p;
+}
+
+int wal_prep_run(wal_prep *p) {
+  static const uint8_t zeros[64 * 1024];
+  struct iovec iov[16];
+  int rc = ST_OK;
+  for (uint64_t off = p->from; off < p->to && rc == ST_OK;) {
+    int n = 0;
+    uint64_t e = off;
+    while (n < 16 && e < p->to) {
+      size_t k = p->to - e < sizeof zeros ? (size_t)(p->to - e) : sizeof zeros;
+      iov[n++] = (struct iovec){(void *)zeros, k};
+      e += k;
+    }
+    ssize_t wr = pwritev(p->fd, iov, n, (off_t)off);
+    if (wr > 0)
+      off += (uint64_t)wr; /* a short write goes on from where it stopped */
+    else if (wr == 0 || errno != EINTR)
+      rc = ST_EIO;
+  }
+  if (rc == ST_OK) rc = sync_fd(p->fd, p->no_fsync);
+  p->status = rc;
+  return rc;
+}
+
+int wal_prep_end(wal_log *w, wal_prep *p) {
+  int rc = p->status;
+  if (rc == ST_OK)
+    w->zero_end = p->to;
+  else
+    w->prep_off = 1;
+  w->prep = NULL;
+  close(p->fd);
+  free(p);
+  return rc;
+}
+
+uint64_t wal_zero_room(const wal_log *w) {
+  return w->zero_end > w->resv_end ? w->zero_end - w->resv_end : 0;
+}
+
 /* ---- retiring segments ------------------------------------------------------ */
 
 size_t wal_retirable(const wal_log *w, uint64_t lsn, char ***paths) {
@@ -795,7 +924,7 @@ void wal_forget(wal_log *w, size_t n) {
 
 int wal_skip_to(wal_log *w, uint64_t lsn) {
   if (lsn <= w->last_lsn) return ST_OK;
-  if (w->in_flight || w->in_rec || w->pend_records || w->failed) return ST_EBUSY;
+  if (w->in_flight || w->prep || w->in_rec || w->pend_records || w->failed) return ST_EBUSY;
   uint64_t salt = new_salt();
   int fd;
   int rc = seg_create(w, lsn + 1, salt, &fd);
@@ -804,6 +933,8 @@ int wal_skip_to(wal_log *w, uint64_t lsn) {
   w->fd = fd;
   segs_push(w, lsn + 1, SEG_HDR, salt);
   w->resv_end = SEG_HDR;
+  w->zero_end = SEG_HDR;
+  w->prep_off = 0;
   w->last_lsn = w->durable_lsn = lsn;
   return ST_OK;
 }

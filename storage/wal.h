@@ -17,7 +17,8 @@
  * at the same time as the earlier ones; the durable LSN only ever covers a
  * prefix of the log that is entirely fdatasynced (W1-W4 in wal.c).
  *
- * Threading: everything runs on the owner thread except wal_flush_run().
+ * Threading: everything runs on the owner thread except wal_flush_run() and
+ * wal_prep_run().
  * Return codes are the ST_* codes of storage.h.
  */
 #ifndef DF_WAL_H
@@ -33,11 +34,16 @@
 /* Default segment size at which the log rotates to a new segment. */
 #define WAL_DEFAULT_SEGMENT (64u * 1024 * 1024)
 
+/* Default size of one zero-fill ahead of the appends (wal_prep_begin). */
+#define WAL_DEFAULT_ZERO_CHUNK (1024u * 1024)
+
 typedef struct wal_log wal_log;
 typedef struct wal_flush wal_flush;
+typedef struct wal_prep wal_prep;
 
 typedef struct wal_options {
   size_t segment_bytes; /* start a new segment once one passes this (0 = 64 MiB) */
+  size_t zero_chunk;    /* bytes one wal_prep zero-fills, rounded up to 4 KiB (0 = 1 MiB) */
   int no_fsync;         /* 1: skip fdatasync/fsync (logic tests only; not durable) */
 } wal_options;
 
@@ -62,14 +68,16 @@ typedef struct wal_recovery {
  * fn (fn may be NULL). Reading stops at the first torn, corrupt or
  * out-of-sequence record; the log is truncated there (the rest of that
  * segment and every later segment are removed), so that new records follow
- * the valid prefix. Segments wholly at or below after_lsn are removed.
+ * the valid prefix. A segment whose bytes after its last valid record are
+ * all zeros (the zero-filled space, W5) ends there: that is no cut, and the
+ * zeros are kept for the appends. Segments wholly at or below after_lsn are removed.
  * The next record gets LSN max(last valid, after_lsn) + 1. rec may be NULL.
  * On failure *out is NULL and err holds a sentence. */
 int wal_open(const char *dir, uint64_t after_lsn, const wal_options *opt, wal_replay_fn fn,
              void *ctx, wal_log **out, wal_recovery *rec, char *err, size_t errlen);
 /* Close the files and free the log. Pending (unflushed) records are
- * dropped. No wal_flush_run may be executing; jobs begun and not ended are
- * freed as they are (what a crash leaves: tests use this). */
+ * dropped. No wal_flush_run or wal_prep_run may be executing; jobs begun and
+ * not ended are freed as they are (what a crash leaves: tests use this). */
 void wal_close(wal_log *w);
 
 /* ---- appending (owner thread) ------------------------------------------- */
@@ -121,6 +129,31 @@ int wal_flush_run(wal_flush *f);
 int wal_flush_end(wal_log *w, wal_flush *f, uint64_t *records);
 /* Test hook: make wal_flush_run fail with ST_EIO without writing. */
 void wal_flush_inject_error(wal_flush *f);
+
+/* ---- zero-filling ahead of the appends (W5 in wal.c) ------------------------ */
+
+/* A flush that writes inside the file's size and fdatasyncs has only data to
+ * make durable; one that appends must also commit the new file size (a
+ * journal commit on ext4, 40-70 % more per flush). So the log keeps written
+ * zeros ahead of its appends in the active segment, in chunks written and
+ * fdatasynced by jobs of their own that carry no records and delay no
+ * acknowledgement.
+ *
+ * Owner thread: a job that zero-fills the next chunk of the active segment,
+ * or NULL when the segment has room enough (half a chunk), when one is in
+ * flight, when the segment is due to rotate, or in the failed state. While
+ * it is in flight, wal_flush_begin does not begin a job whose range would
+ * reach into the chunk, nor a rotating job. */
+wal_prep *wal_prep_begin(wal_log *w);
+/* Any thread: write the zeros and fdatasync. Touches only the job (it holds
+ * its own descriptor). */
+int wal_prep_run(wal_prep *p);
+/* Owner thread: take the zeros into account (or, if the run failed, make no
+ * more for this segment; the log appends as before) and free the job.
+ * Returns the run's status. */
+int wal_prep_end(wal_log *w, wal_prep *p);
+/* Zero-filled bytes ahead of the reserved end of the active segment. */
+uint64_t wal_zero_room(const wal_log *w);
 
 /* ---- retiring segments (checkpoints) --------------------------------------- */
 

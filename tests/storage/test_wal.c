@@ -3,7 +3,10 @@
  * from a torn or corrupt tail at every byte, appending after recovery,
  * group commit on a second thread, flush failure; concurrent flush jobs
  * (every completion order, a failure in the middle, a crash with a middle
- * range unwritten, rotation waiting for the jobs in flight, random).
+ * range unwritten, rotation waiting for the jobs in flight, random); log
+ * space zero-filled ahead (W5: recovery of a zero tail, the jobs that wait
+ * for a prep, stale records past a hole never read again, a failed prep,
+ * random with preps on a thread of their own).
  */
 
 #include <dirent.h>
@@ -12,6 +15,8 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,9 +84,9 @@ static int flush(wal_log *w) {
   return wal_flush_end(w, f, NULL);
 }
 
-static wal_log *open_log(const char *dir, uint64_t after, size_t segbytes, got *g,
-                         wal_recovery *rec) {
-  wal_options o = {.segment_bytes = segbytes, .no_fsync = 1};
+static wal_log *open_log_z(const char *dir, uint64_t after, size_t segbytes, size_t zero_chunk,
+                           got *g, wal_recovery *rec) {
+  wal_options o = {.segment_bytes = segbytes, .zero_chunk = zero_chunk, .no_fsync = 1};
   wal_log *w = NULL;
   char err[256];
   if (g) {
@@ -92,6 +97,11 @@ static wal_log *open_log(const char *dir, uint64_t after, size_t segbytes, got *
   if (rc != ST_OK) fprintf(stderr, "wal_open: %s (%s)\n", err, st_errname(rc));
   CHECK_EQ_INT(rc, ST_OK);
   return w;
+}
+
+static wal_log *open_log(const char *dir, uint64_t after, size_t segbytes, got *g,
+                         wal_recovery *rec) {
+  return open_log_z(dir, after, segbytes, 0, g, rec);
 }
 
 /* Reopen the log and check what recovery found: n records, each as written,
@@ -790,70 +800,425 @@ typedef struct rjob {
   int ended;        /* wal_flush_end called */
 } rjob;
 
-static void test_concurrent_random(void) {
-  char *dir = tmpdir();
-  wal_log *w = open_log(dir, 0, 2048, NULL, NULL);
-  unsigned seed = 777;
-  uint64_t next = 1;
-  rjob q[64]; /* jobs in begin order; [lo, hi) not yet retired by the test */
-  size_t lo = 0, hi = 0, inflight = 0;
-  uint64_t durable = 0;
-  int bad = 0, rotations_waited = 0;
-  for (int step = 0; step < 3000; step++) {
-    int n = (int)(rand_r(&seed) % 4);
-    for (int i = 0; i < n && next <= 4000; i++) append_pat(w, next++);
-    if (inflight < 3 && rand_r(&seed) % 2) {
-      wal_flush *f = wal_flush_begin(w);
-      if (f) {
-        if (hi == 64) { /* compact */
-          memmove(q, q + lo, (hi - lo) * sizeof *q);
-          hi -= lo;
-          lo = 0;
-        }
-        rjob *j = &q[hi++];
-        j->f = f;
-        j->last = wal_last_lsn(w);
-        j->ended = 0;
-        j->fl = (flusher){f, 0};
-        pthread_create(&j->th, NULL, flush_thread, &j->fl);
-        inflight++;
-      } else if (inflight > 0 && wal_pending_bytes(w) > 0) {
-        rotations_waited++;
-      }
-    }
-    if (inflight > 0 && rand_r(&seed) % 2) {
-      /* End a random job in flight. */
-      size_t k = (size_t)(rand_r(&seed) % inflight), idx = lo;
-      for (;; idx++)
-        if (!q[idx].ended && k-- == 0) break;
-      rjob *j = &q[idx];
-      pthread_join(j->th, NULL);
-      if (j->fl.rc != ST_OK || wal_flush_end(w, j->f, NULL) != ST_OK) bad++;
-      j->ended = 1;
-      inflight--;
-      while (lo < hi && q[lo].ended) durable = q[lo++].last;
-      if (wal_durable_lsn(w) != durable) bad++;
-    }
+/* The jobs of a random test, in begin order. */
+typedef struct rjobs {
+  rjob q[64];        /* [lo, hi) not yet retired by the test */
+  size_t lo, hi;     /* bounds */
+  size_t inflight;   /* begun, not ended */
+  uint64_t durable;  /* the durable LSN the log must show */
+  int bad;           /* checks failed */
+} rjobs;
+
+/* Begin a job and start its run on a thread; 0 if the log gave none. */
+static int rj_begin(wal_log *w, rjobs *r) {
+  wal_flush *f = wal_flush_begin(w);
+  if (!f) return 0;
+  if (r->hi == 64) { /* compact */
+    memmove(r->q, r->q + r->lo, (r->hi - r->lo) * sizeof *r->q);
+    r->hi -= r->lo;
+    r->lo = 0;
   }
-  for (size_t i = lo; i < hi; i++) {
-    if (q[i].ended) continue;
-    pthread_join(q[i].th, NULL);
-    if (wal_flush_end(w, q[i].f, NULL) != ST_OK) bad++;
+  rjob *j = &r->q[r->hi++];
+  *j = (rjob){.f = f, .last = wal_last_lsn(w), .fl = {f, 0}};
+  pthread_create(&j->th, NULL, flush_thread, &j->fl);
+  r->inflight++;
+  return 1;
+}
+
+/* End a random job in flight and check the durable LSN. */
+static void rj_end_one(wal_log *w, rjobs *r, unsigned *seed) {
+  size_t k = (size_t)(rand_r(seed) % r->inflight), idx = r->lo;
+  for (;; idx++)
+    if (!r->q[idx].ended && k-- == 0) break;
+  rjob *j = &r->q[idx];
+  pthread_join(j->th, NULL);
+  if (j->fl.rc != ST_OK || wal_flush_end(w, j->f, NULL) != ST_OK) r->bad++;
+  j->ended = 1;
+  r->inflight--;
+  while (r->lo < r->hi && r->q[r->lo].ended) r->durable = r->q[r->lo++].last;
+  if (wal_durable_lsn(w) != r->durable) r->bad++;
+}
+
+/* End every job in flight, in begin order. */
+static void rj_end_all(wal_log *w, rjobs *r) {
+  for (size_t i = r->lo; i < r->hi; i++) {
+    if (r->q[i].ended) continue;
+    pthread_join(r->q[i].th, NULL);
+    if (wal_flush_end(w, r->q[i].f, NULL) != ST_OK) r->bad++;
+    r->q[i].ended = 1;
   }
-  CHECK_EQ_INT(bad, 0);
-  CHECK(rotations_waited > 0);
+  r->inflight = 0;
+}
+
+/* The end of a random test: flush the rest, check that the log spans
+ * several segments, close, and recover every record with no cut. */
+static void rj_finish(wal_log *w, char *dir, size_t segbytes, uint64_t last) {
   CHECK_EQ_INT(flush(w), ST_OK);
-  CHECK_EQ_INT(wal_durable_lsn(w), next - 1);
+  CHECK_EQ_INT(wal_durable_lsn(w), last);
   size_t nseg = wal_segment_count(w);
   CHECK(nseg > 5);
   wal_close(w);
   got g;
   wal_recovery rec;
-  w = reopen_expect(dir, 2048, &g, &rec, next - 1, 0);
+  w = reopen_expect(dir, segbytes, &g, &rec, last, 0);
   CHECK_EQ_INT(wal_segment_count(w), nseg);
   wal_close(w);
   rm_rf(dir);
   free(dir);
+}
+
+static void test_concurrent_random(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log(dir, 0, 2048, NULL, NULL);
+  unsigned seed = 777;
+  uint64_t next = 1;
+  rjobs r;
+  memset(&r, 0, sizeof r);
+  int rotations_waited = 0;
+  for (int step = 0; step < 3000; step++) {
+    int n = (int)(rand_r(&seed) % 4);
+    for (int i = 0; i < n && next <= 4000; i++) append_pat(w, next++);
+    if (r.inflight < 3 && rand_r(&seed) % 2 && !rj_begin(w, &r) && r.inflight > 0 &&
+        wal_pending_bytes(w) > 0)
+      rotations_waited++;
+    if (r.inflight > 0 && rand_r(&seed) % 2) rj_end_one(w, &r, &seed);
+  }
+  rj_end_all(w, &r);
+  CHECK_EQ_INT(r.bad, 0);
+  CHECK(rotations_waited > 0);
+  rj_finish(w, dir, 2048, next - 1);
+}
+
+/* ---- zero-filled log space (W5 of wal.c) ------------------------------------------ */
+
+#define ZCH 16384 /* zero chunk of these tests */
+
+static uint64_t align4k(uint64_t v) { return (v + 4095) / 4096 * 4096; }
+
+/* Run a prep job to its end on this thread; its status. */
+static int prep(wal_log *w) {
+  wal_prep *p = wal_prep_begin(w);
+  if (!p) return -1;
+  wal_prep_run(p);
+  return wal_prep_end(w, p);
+}
+
+/* A log of 1 MiB segments and ZCH chunks holding record 1, durable. */
+static wal_log *zf_start(const char *dir) {
+  wal_log *w = open_log_z(dir, 0, 1 << 20, ZCH, NULL, NULL);
+  append_pat(w, 1);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  return w;
+}
+
+/* 1 if bytes [from, to) of the file are all zero. */
+static int file_zero(const char *path, uint64_t from, uint64_t to) {
+  size_t len;
+  uint8_t *img = read_file(path, &len);
+  int z = to <= len;
+  for (uint64_t i = from; z && i < to; i++) z = img[i] == 0;
+  free(img);
+  return z;
+}
+
+/* A prep writes zeros after the records (a quarter chunk further when the
+ * segment has no room yet, then contiguously); flushes overwrite them
+ * without growing the file; recovery keeps the zero tail without calling
+ * it a cut; a non-zero byte in the tail is a cut and truncates. */
+static void test_zero_fill(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log_z(dir, 0, 1 << 20, ZCH, NULL, NULL);
+  char seg[512];
+  last_segment(dir, seg, sizeof seg);
+  CHECK_EQ_INT(wal_zero_room(w), 0);
+  append_pat(w, 1);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  uint64_t end = 40 + recs_bytes(1, 1);
+  CHECK_EQ_INT(file_size(seg), (off_t)end);
+  wal_prep *p = wal_prep_begin(w);
+  CHECK(p != NULL);
+  CHECK(wal_prep_begin(w) == NULL); /* one at a time */
+  CHECK_EQ_INT(wal_prep_run(p), ST_OK);
+  CHECK_EQ_INT(wal_prep_end(w, p), ST_OK);
+  uint64_t size = align4k(end + ZCH / 4) + ZCH;
+  CHECK_EQ_INT(file_size(seg), (off_t)size);
+  CHECK(file_zero(seg, end, size));
+  CHECK_EQ_INT(wal_zero_room(w), size - end);
+  CHECK(wal_prep_begin(w) == NULL); /* room enough */
+  /* Flushes overwrite the zeros: the file keeps its size until the room is
+   * below half a chunk, when the next prep continues the zeros. */
+  uint64_t next = 2;
+  int preps = 0, grew = 0;
+  while (next < 400) {
+    append_pat(w, next);
+    end += 24 + pat_len(next++);
+    CHECK_EQ_INT(flush(w), ST_OK);
+    grew += file_size(seg) != (off_t)size;
+    p = wal_prep_begin(w);
+    if (p) {
+      CHECK(wal_zero_room(w) < ZCH / 2);
+      CHECK_EQ_INT(wal_prep_run(p), ST_OK);
+      CHECK_EQ_INT(wal_prep_end(w, p), ST_OK);
+      size += ZCH;
+      CHECK_EQ_INT(file_size(seg), (off_t)size);
+      preps++;
+    }
+  }
+  CHECK_EQ_INT(grew, 0);
+  CHECK(preps >= 2);
+  CHECK(file_zero(seg, end, size));
+  wal_close(w);
+  /* A clean reopen: every record, no cut, the zeros kept for appending. */
+  got g;
+  wal_recovery rec;
+  w = reopen_expect(dir, 1 << 20, &g, &rec, next - 1, 0);
+  CHECK_EQ_INT(rec.cut_bytes, 0);
+  CHECK_EQ_INT(file_size(seg), (off_t)size);
+  CHECK_EQ_INT(wal_zero_room(w), size - end);
+  append_pat(w, next);
+  end += 24 + pat_len(next++);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(file_size(seg), (off_t)size);
+  wal_close(w);
+  /* One stale byte anywhere in the tail (the last one here): a cut, and the
+   * file is truncated at the last record. */
+  int fd = open(seg, O_WRONLY);
+  CHECK_EQ_INT(pwrite(fd, "x", 1, (off_t)size - 1), 1);
+  close(fd);
+  w = reopen_expect(dir, 1 << 20, &g, &rec, next - 1, 1);
+  CHECK(strstr(rec.cut_reason, "checksum") != NULL);
+  CHECK_EQ_INT(rec.cut_bytes, size - end);
+  CHECK_EQ_INT(file_size(seg), (off_t)end);
+  CHECK_EQ_INT(wal_zero_room(w), 0);
+  append_pat(w, next++);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(prep(w), ST_OK);
+  wal_close(w);
+  w = reopen_expect(dir, 1 << 20, &g, &rec, next - 1, 0);
+  wal_close(w);
+  /* Zeros cut at any byte of the tail (a prep's write torn by a crash):
+   * still no cut, and appending goes on. */
+  size_t len;
+  uint8_t *img = read_file(seg, &len);
+  uint64_t data = rec_offset(img, len, next - 1);
+  CHECK(data < len);
+  int all_ok = 1;
+  for (uint64_t cut = data; cut <= len; cut += 997) {
+    write_file(seg, img, (size_t)cut);
+    w = open_log_z(dir, 0, 1 << 20, ZCH, &g, &rec);
+    if (g.n != next - 1 || rec.cut || (uint64_t)file_size(seg) != cut) all_ok = 0;
+    append_pat(w, next);
+    if (flush(w) != ST_OK) all_ok = 0;
+    wal_close(w);
+    w = open_log_z(dir, 0, 1 << 20, ZCH, &g, &rec);
+    if (g.n != next || !g.ok || rec.cut) all_ok = 0;
+    wal_close(w);
+  }
+  CHECK(all_ok);
+  free(img);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* While a prep is in flight, a flush whose records would reach its zeros
+ * waits and one that ends before them does not; a rotating job waits for
+ * the prep too, and the new segment gets zeros of its own. */
+static void test_zero_fill_waits(void) {
+  char *dir = tmpdir();
+  wal_log *w = zf_start(dir);
+  uint64_t end = 40 + recs_bytes(1, 1);
+  uint64_t from = align4k(end + ZCH / 4);
+  wal_prep *p = wal_prep_begin(w);
+  CHECK(p != NULL);
+  /* Records up to the prep's start: their job begins and appends. */
+  uint64_t next = 2;
+  while (end + 24 + pat_len(next) <= from) {
+    append_pat(w, next);
+    end += 24 + pat_len(next++);
+  }
+  wal_flush *a = wal_flush_begin(w);
+  CHECK(a != NULL);
+  CHECK_EQ_INT(wal_flush_run(a), ST_OK);
+  CHECK_EQ_INT(wal_flush_end(w, a, NULL), ST_OK);
+  /* One more record would cross into the zeros being written: it waits. */
+  append_pat(w, next++);
+  CHECK(wal_flush_begin(w) == NULL);
+  CHECK_EQ_INT(wal_prep_run(p), ST_OK);
+  CHECK(wal_flush_begin(w) == NULL); /* run is not enough: the prep must end */
+  CHECK_EQ_INT(wal_prep_end(w, p), ST_OK);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(wal_durable_lsn(w), next - 1);
+  /* Rotation waits for a prep in flight. */
+  while (wal_zero_room(w) >= ZCH / 2) {
+    append_pat(w, next++);
+    CHECK_EQ_INT(flush(w), ST_OK);
+  }
+  p = wal_prep_begin(w);
+  CHECK(p != NULL);
+  wal_rotate_soon(w, 0);
+  append_pat(w, next++);
+  CHECK(wal_flush_begin(w) == NULL);
+  CHECK_EQ_INT(wal_prep_run(p), ST_OK);
+  CHECK_EQ_INT(wal_prep_end(w, p), ST_OK);
+  CHECK(wal_prep_begin(w) == NULL); /* the segment is due to rotate */
+  CHECK_EQ_INT(flush(w), ST_OK);    /* the rotating job */
+  CHECK_EQ_INT(wal_segment_count(w), 2);
+  CHECK_EQ_INT(wal_zero_room(w), 0);
+  CHECK_EQ_INT(prep(w), ST_OK);
+  CHECK(wal_zero_room(w) > ZCH);
+  append_pat(w, next++);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  wal_close(w);
+  /* The first segment ends in zeros too; recovery reads on into the next. */
+  got g;
+  wal_recovery rec;
+  w = reopen_expect(dir, 1 << 20, &g, &rec, next - 1, 0);
+  CHECK_EQ_INT(wal_segment_count(w), 2);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Inside zero-filled space, a crash leaves the middle job unwritten and the
+ * last one written past the hole: recovery cuts at the hole and truncates
+ * there, so once new records have filled the hole, the stale records after
+ * it (same salt, the LSNs the new ones continue with) are never read. With
+ * neither written the tail is all zeros: no cut, nothing lost. */
+static void test_zero_fill_hole(void) {
+  for (int c_written = 1; c_written >= 0; c_written--) {
+    char *dir = tmpdir();
+    wal_log *w = zf_start(dir);
+    CHECK_EQ_INT(prep(w), ST_OK);
+    char seg[512];
+    last_segment(dir, seg, sizeof seg);
+    off_t size = file_size(seg);
+    /* A = 2-4, B = 5-6, C = 7-10, all inside the zeros. */
+    static const uint64_t last[3] = {4, 6, 10};
+    wal_flush *js[3];
+    uint64_t next = 2;
+    for (int j = 0; j < 3; j++) {
+      while (next <= last[j]) append_pat(w, next++);
+      js[j] = wal_flush_begin(w);
+      CHECK(js[j] != NULL);
+    }
+    wal_flush *run[3] = {js[0], NULL, c_written ? js[2] : NULL};
+    run_all(run, 3, NULL);
+    if (c_written) CHECK_EQ_INT(wal_flush_end(w, js[2], NULL), ST_OK);
+    CHECK_EQ_INT(wal_flush_end(w, js[0], NULL), ST_OK);
+    CHECK_EQ_INT(wal_durable_lsn(w), 4);
+    CHECK_EQ_INT(file_size(seg), size); /* every job wrote inside the zeros */
+    wal_close(w);                       /* the crash */
+    got g;
+    wal_recovery rec;
+    w = reopen_expect(dir, 1 << 20, &g, &rec, 4, c_written);
+    CHECK_EQ_INT(file_size(seg), c_written ? (off_t)(40 + recs_bytes(1, 4)) : size);
+    /* B's records again, then a crash: C's old ones must not come back. */
+    append_pat(w, 5);
+    append_pat(w, 6);
+    CHECK_EQ_INT(flush(w), ST_OK);
+    wal_close(w);
+    w = reopen_expect(dir, 1 << 20, &g, &rec, 6, 0);
+    CHECK_EQ_INT(wal_last_lsn(w), 6);
+    wal_close(w);
+    rm_rf(dir);
+    free(dir);
+  }
+}
+
+/* A prep that fails (here: the file-size limit) leaves the log appending as
+ * before: no error for the records, no more preps in that segment, and
+ * preps again in the next one. */
+static void test_zero_fill_failure(void) {
+  char *dir = tmpdir();
+  wal_log *w = zf_start(dir);
+  char seg[512];
+  last_segment(dir, seg, sizeof seg);
+  struct rlimit old, lim;
+  CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+  lim = old;
+  lim.rlim_cur = (rlim_t)file_size(seg) + 6000; /* inside the quarter chunk, short of the zeros */
+  CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  wal_prep *p = wal_prep_begin(w);
+  CHECK(p != NULL);
+  int prc = wal_prep_run(p);
+  uint64_t next = 2;
+  append_pat(w, next++);
+  int frc = flush(w);
+  CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, oldsig);
+  CHECK_EQ_INT(prc, ST_EIO);
+  CHECK_EQ_INT(frc, ST_OK); /* the records fit under the limit */
+  CHECK_EQ_INT(wal_prep_end(w, p), ST_EIO);
+  CHECK(wal_prep_begin(w) == NULL); /* no more in this segment */
+  append_pat(w, next++);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  wal_rotate_soon(w, 0);
+  append_pat(w, next++);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  CHECK_EQ_INT(wal_segment_count(w), 2);
+  CHECK_EQ_INT(prep(w), ST_OK); /* the new segment gets zeros */
+  append_pat(w, next++);
+  CHECK_EQ_INT(flush(w), ST_OK);
+  wal_close(w);
+  got g;
+  wal_recovery rec;
+  w = reopen_expect(dir, 1 << 20, &g, &rec, next - 1, 0);
+  wal_close(w);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Random with preps: up to three flush jobs and one prep in flight on
+ * threads, ended in random order, small segments and chunks so that
+ * rotations and preps interleave; the durable LSN is checked after every
+ * end, and recovery finds every record with no cut. */
+typedef struct prepper {
+  wal_prep *p;  /* the job */
+  pthread_t th; /* its thread */
+} prepper;
+
+static void *prep_thread(void *arg) {
+  wal_prep_run(((prepper *)arg)->p);
+  return NULL;
+}
+
+static void test_zero_fill_random(void) {
+  char *dir = tmpdir();
+  wal_log *w = open_log_z(dir, 0, 32768, 4096, NULL, NULL);
+  unsigned seed = 4242;
+  uint64_t next = 1;
+  rjobs r;
+  memset(&r, 0, sizeof r);
+  prepper pr = {NULL, 0};
+  int preps = 0, waited = 0;
+  for (int step = 0; step < 4000; step++) {
+    int n = (int)(rand_r(&seed) % 4);
+    for (int i = 0; i < n && next <= 4000; i++) append_pat(w, next++);
+    if (!pr.p && rand_r(&seed) % 3 == 0) {
+      pr.p = wal_prep_begin(w);
+      if (pr.p) pthread_create(&pr.th, NULL, prep_thread, &pr);
+    }
+    if (r.inflight < 3 && rand_r(&seed) % 2 && !rj_begin(w, &r) && pr.p &&
+        wal_pending_bytes(w) > 0)
+      waited++;
+    if (pr.p && rand_r(&seed) % 3 == 0) {
+      pthread_join(pr.th, NULL);
+      if (wal_prep_end(w, pr.p) != ST_OK) r.bad++;
+      pr.p = NULL;
+      preps++;
+    }
+    if (r.inflight > 0 && rand_r(&seed) % 2) rj_end_one(w, &r, &seed);
+  }
+  if (pr.p) {
+    pthread_join(pr.th, NULL);
+    if (wal_prep_end(w, pr.p) != ST_OK) r.bad++;
+  }
+  rj_end_all(w, &r);
+  CHECK_EQ_INT(r.bad, 0);
+  CHECK(preps > 20);
+  CHECK(waited > 0);
+  rj_finish(w, dir, 32768, next - 1);
 }
 
 int main(int argc, char **argv) {
@@ -870,6 +1235,11 @@ int main(int argc, char **argv) {
       {"abandon_middle", test_abandon_middle},
       {"rotation_waits", test_rotation_waits},
       {"concurrent_random", test_concurrent_random},
+      {"zero_fill", test_zero_fill},
+      {"zero_fill_waits", test_zero_fill_waits},
+      {"zero_fill_hole", test_zero_fill_hole},
+      {"zero_fill_failure", test_zero_fill_failure},
+      {"zero_fill_random", test_zero_fill_random},
       {NULL, NULL},
   };
   return tl_run(tests, argc, argv);
