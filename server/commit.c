@@ -27,11 +27,11 @@
  * them (handlers, table timers).
  *
  * Threads: libuv's pool (UV_THREADPOOL_SIZE, 4 by default; main.c raises it
- * to max_flushes + 1 when needed) runs the flushes and the checkpoint. Its
- * queue is FIFO and a checkpoint run is queued only once it is ready (C4),
- * so it never waits on a flush and takes the next free thread: flushes
- * cannot starve it, and with max_flushes < pool size one thread is always
- * free for it.
+ * to max_flushes + 2 when needed) runs the flushes, the log-space job (C7)
+ * and the checkpoint. Its queue is FIFO and a checkpoint run is queued only
+ * once it is ready (C4), so it never waits on a flush and takes the next
+ * free thread: flushes cannot starve it, and with max_flushes + 1 < pool
+ * size one thread is always free for it.
  *
  * Invariants:
  *   C1. A waiter is released with ST_OK only when st_durable_lsn() >= its
@@ -52,6 +52,12 @@
  *       jobs (st_flush_begin enforces it).
  *   C6. Shutdown waits until no job is in flight; st_close() then does
  *       the final flush and checkpoint synchronously.
+ *   C7. At most one log-space job (st_prep_begin: zeros written ahead of
+ *       the log's appends, so that a flush's fdatasync has no new file size
+ *       to commit) is on the thread pool. It carries no records, so no
+ *       waiter waits for it, but a flush may (st_flush_begin refuses one
+ *       whose records would reach the zeros being written): while it is in
+ *       flight waiters are not "stuck", and its end kicks the flushes.
  */
 #include <stdlib.h>
 
@@ -68,6 +74,14 @@
  * previous fdatasync (+42-56 % PutItem with a 3.7 ms fdatasync). */
 #define FLUSH_STAGGER_MS 1
 
+/* The log-space job on the thread pool (st_prep_begin): one at a time. */
+typedef struct df_prep {
+  uv_work_t req;            /* thread-pool request (req.data = this) */
+  struct df_commit *c;      /* back pointer */
+  st_prep_job *job;         /* the engine's job */
+  int rc;                   /* st_prep_run's result */
+} df_prep;
+
 /* One flush job on the thread pool. */
 typedef struct df_flush {
   uv_work_t req;            /* thread-pool request (req.data = this) */
@@ -81,6 +95,7 @@ typedef struct df_commit {
   df_waiter head;           /* sentinel of the waiter list (FIFO) */
   uint64_t n_waiters;       /* waiters queued */
   unsigned nflush;          /* flush jobs in flight (C5) */
+  df_prep *prep;            /* the log-space job in flight (C7), NULL if none */
   uint64_t flush_started;   /* uv_hrtime() when the newest flush job started */
   uv_timer_t stagger_timer; /* re-kick once the newest flush has run FLUSH_STAGGER_MS */
   uv_work_t ckpt_req;       /* thread-pool request of the checkpoint in flight */
@@ -98,6 +113,10 @@ typedef struct df_commit {
 } df_commit;
 
 static void maybe_checkpoint(df_commit *c);
+
+/* 1 while a job that a waiter may depend on is in flight: a flush, or the
+ * log-space job that a flush may be waiting for (C7). */
+static int log_jobs_in_flight(const df_commit *c) { return c->nflush > 0 || c->prep != NULL; }
 
 static void flush_work(uv_work_t *req) {
   df_flush *fl = req->data;
@@ -159,8 +178,47 @@ static void flush_after(uv_work_t *req, int uvstatus) {
   if (rc == ST_OK && s->sse != NULL) df_sse_on_durable(s); /* new events are durable now */
   maybe_checkpoint(c);
   df_commit_kick(s);
-  if (c->nflush == 0 && c->n_waiters > 0) release_waiters(c, 1);
+  if (!log_jobs_in_flight(c) && c->n_waiters > 0) release_waiters(c, 1);
   if (s->stopping) df_main_check_stop(s);
+}
+
+static void prep_work(uv_work_t *req) {
+  df_prep *p = req->data;
+  p->rc = st_prep_run(p->job);
+}
+
+static void prep_after(uv_work_t *req, int uvstatus) {
+  df_prep *p = req->data;
+  df_commit *c = p->c;
+  df_server *s = c->srv;
+  (void)uvstatus; /* never cancelled */
+  int rc = st_prep_end(s->db, p->job);
+  if (rc != ST_OK)
+    df_log(s, DF_LOG_WARN, "cannot zero-fill log space ahead (%s): the log appends instead",
+           st_strerror(rc));
+  free(p);
+  c->prep = NULL;
+  df_commit_kick(s); /* a flush may have waited for it */
+  if (!log_jobs_in_flight(c) && c->n_waiters > 0) release_waiters(c, 1);
+  if (s->stopping) df_main_check_stop(s);
+}
+
+/* Give the engine's log-space job to the thread pool when it wants one. */
+static void prep_kick(df_commit *c) {
+  df_server *s = c->srv;
+  if (c->prep != NULL) return;
+  st_prep_job *job = st_prep_begin(s->db);
+  if (job == NULL) return;
+  df_prep *p = df_xcalloc(1, sizeof *p);
+  p->c = c;
+  p->job = job;
+  p->rc = ST_OK;
+  p->req.data = p;
+  c->prep = p;
+  if (uv_queue_work(s->loop, &p->req, prep_work, prep_after) != 0) {
+    prep_work(&p->req); /* cannot happen with a live loop */
+    prep_after(&p->req, 0);
+  }
 }
 
 /* Start flush jobs while records are pending and the engine gives one (it
@@ -173,6 +231,7 @@ static void on_stagger_timer(uv_timer_t *t) {
 void df_commit_kick(df_server *s) {
   df_commit *c = s->commit;
   if (c == NULL || c->closing || c->failed != ST_OK) return;
+  if (st_last_lsn(s->db) > st_durable_lsn(s->db)) prep_kick(c); /* not for an idle log */
   while (st_last_lsn(s->db) > st_durable_lsn(s->db)) {
     if (c->nflush > 0) { /* overlap only a flush that is taking long */
       uint64_t ran = uv_hrtime() - c->flush_started;
@@ -289,7 +348,7 @@ void df_commit_checkpoint_soon(df_server *s) {
 static void on_release_timer(uv_timer_t *t) {
   df_commit *c = t->data;
   df_commit_kick(c->srv);
-  release_waiters(c, c->nflush == 0);
+  release_waiters(c, !log_jobs_in_flight(c));
   if (c->srv->stopping) df_main_check_stop(c->srv);
 }
 
@@ -325,7 +384,7 @@ void df_commit_wait(df_server *s, df_waiter *w, uint64_t lsn) {
   df_commit_kick(s);
   /* No flush will cover it (engine failed, or it is already durable): let
    * the release pass decide, outside the caller (C3). */
-  if (c->nflush == 0) uv_timer_start(&c->release_timer, on_release_timer, 0, 0);
+  if (!log_jobs_in_flight(c)) uv_timer_start(&c->release_timer, on_release_timer, 0, 0);
 }
 
 void df_commit_cancel(df_server *s, df_waiter *w) {
@@ -339,7 +398,7 @@ void df_commit_cancel(df_server *s, df_waiter *w) {
 
 int df_commit_idle(const df_server *s) {
   const df_commit *c = s->commit;
-  return c == NULL || (c->nflush == 0 && c->cjob == NULL);
+  return c == NULL || (!log_jobs_in_flight(c) && c->cjob == NULL);
 }
 
 static void on_closed(uv_handle_t *h) {

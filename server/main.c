@@ -394,11 +394,12 @@ int main(int argc, char **argv) {
   df_server *s = &m.srv;
   int r = parse_args(argc, argv, &s->cfg, &m.max_flushes);
   if (r != 0) return r > 0 ? 0 : 2;
-  /* libuv's pool runs the flushes and the checkpoint (commit.c): make room
-   * for all of them, unless the operator sized it. Read at its first use. */
-  if (m.max_flushes + 1 > 4 && getenv("UV_THREADPOOL_SIZE") == NULL) {
+  /* libuv's pool runs the flushes, the log-space job and the checkpoint
+   * (commit.c): make room for all of them, unless the operator sized it.
+   * Read at its first use. */
+  if (m.max_flushes + 2 > 4 && getenv("UV_THREADPOOL_SIZE") == NULL) {
     char n[16];
-    snprintf(n, sizeof n, "%u", m.max_flushes + 1);
+    snprintf(n, sizeof n, "%u", m.max_flushes + 2);
     setenv("UV_THREADPOOL_SIZE", n, 1);
   }
   signal(SIGPIPE, SIG_IGN);

@@ -129,10 +129,15 @@
  *     any completion order; the durable LSN advances only over the longest
  *     prefix of jobs (in LSN order) that have all finished with success
  *     (wal.c W1-W4), so records still become durable in LSN order, and a
- *     record is durable only when every record before it is too.
+ *     record is durable only when every record before it is too. A prep
+ *     job (st_prep_begin) writes zeros ahead of the appends, outside every
+ *     range in flight, so that flushes overwrite instead of growing the
+ *     file (wal.c W5); it carries no records and nothing waits on it but a
+ *     flush that would reach its zeros.
  *
  * D3. Torn tail. Recovery replays the longest valid prefix of the log
- *     (validity rule in wal.c) and truncates the rest. A record that is not
+ *     (validity rule in wal.c) and truncates the rest (unless it is all
+ *     zeros: W5's space, kept for appending). A record that is not
  *     entirely valid was written by a flush that never finished, so neither
  *     it nor any record after it (which a concurrent later job may have
  *     written completely) was ever durable or acknowledged (D1, D2). A
@@ -416,6 +421,7 @@ struct st_db {
   int failed;             /* 0, or the error that stopped the engine (D9) */
   st_durable *ds;         /* durable LSN published to checkpoint runs */
   unsigned flushing;      /* flush jobs in flight (<= opt.max_flushes) */
+  struct st_prep_job *prep; /* the st_prep job in flight, or NULL */
   st_ckpt_job *ckpt;      /* the checkpoint job in flight, NULL if none */
   st_buf kbuf;            /* scratch: an encoded key */
   st_buf vbuf;            /* scratch: an encoded item / a value read */
@@ -432,6 +438,7 @@ struct st_db {
   char note[200];         /* what recovery cut off ("" if nothing) */
   uint64_t flushes;       /* stats: group commits */
   uint64_t flushed_records; /* stats: records they carried */
+  uint64_t zero_fills;    /* stats: st_prep jobs done */
   uint64_t checkpoints;   /* stats: checkpoints completed */
   uint64_t recovered;     /* stats: records replayed at open */
   double recovery_seconds; /* stats: time spent in replay */
@@ -2168,7 +2175,8 @@ static void db_free(st_db *db) {
   }
   for (size_t i = 0; i < db->ntables; i++) table_free(db->by_id[i]);
   for (size_t i = 0; i < db->nzombies; i++) table_free(db->zombies[i]);
-  if (db->wal) wal_close(db->wal);
+  if (db->wal) wal_close(db->wal); /* frees a prep job's wal_prep too */
+  free(db->prep);
   if (db->cache) pc_cache_free(db->cache);
   if (db->lockfd >= 0) close(db->lockfd); /* releases the flock */
   free(db->by_name);
@@ -2284,7 +2292,8 @@ int st_open(const char *dir, const st_options *opt, st_db **out, char *errbuf, s
   }
 
   double t0 = now_seconds();
-  wal_options wo = {.segment_bytes = o.log_segment_bytes, .no_fsync = o.no_fsync};
+  wal_options wo = {
+      .segment_bytes = o.log_segment_bytes, .zero_chunk = o.log_zero_chunk, .no_fsync = o.no_fsync};
   wal_recovery rec;
   char werr[256] = "";
   rc = wal_open(waldir, db->ckpt_lsn, &wo, replay_cb, db, &db->wal, &rec, werr, sizeof werr);
@@ -2321,7 +2330,7 @@ void st_abandon(st_db *db) {
 int st_close(st_db *db) {
   if (!db) return ST_OK;
   int rc;
-  if (db->flushing || db->ckpt)
+  if (db->flushing || db->prep || db->ckpt)
     rc = ST_EBUSY;
   else if (db->failed)
     rc = ST_EFAILED;
@@ -2364,6 +2373,30 @@ int st_flush_end(st_db *db, st_flush_job *job) {
   } else {
     set_failed(db, rc); /* D9 */
   }
+  return rc;
+}
+
+struct st_prep_job {
+  wal_prep *wp;
+};
+
+st_prep_job *st_prep_begin(st_db *db) {
+  if (db->failed) return NULL;
+  wal_prep *wp = wal_prep_begin(db->wal);
+  if (!wp) return NULL;
+  st_prep_job *job = xmalloc(sizeof *job);
+  job->wp = wp;
+  db->prep = job;
+  return job;
+}
+
+int st_prep_run(st_prep_job *job) { return wal_prep_run(job->wp); }
+
+int st_prep_end(st_db *db, st_prep_job *job) {
+  int rc = wal_prep_end(db->wal, job->wp);
+  free(job);
+  db->prep = NULL;
+  if (rc == ST_OK) db->zero_fills++;
   return rc;
 }
 
@@ -2591,6 +2624,7 @@ void st_get_stats(const st_db *db, st_stats *out) {
   out->dirty_bytes = pc_cache_dirty_bytes(db->cache);
   out->flushes = db->flushes;
   out->flushed_records = db->flushed_records;
+  out->zero_fills = db->zero_fills;
   out->checkpoints = db->checkpoints;
   out->recovered_records = db->recovered;
   out->recovery_seconds = db->recovery_seconds;

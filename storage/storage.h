@@ -73,6 +73,7 @@ typedef struct st_options {
   unsigned partitions;         /* partitions of a new table, power of two (0 = 8) */
   int no_fsync;                /* 1: skip fsync (tests of logic only; not durable) */
   size_t log_segment_bytes;    /* log rotates to a new segment file past this (0 = 64 MiB) */
+  size_t log_zero_chunk;       /* bytes of log space one st_prep job zero-fills (0 = 1 MiB) */
   unsigned max_flushes;        /* flush jobs in flight at once (0 = 3; 1 = strictly one by one) */
 } st_options;
 
@@ -420,6 +421,26 @@ int st_flush_run(st_flush_job *job);
  * first record, and the other jobs in flight must still be ended. */
 int st_flush_end(st_db *db, st_flush_job *job);
 
+/* Log space prepared ahead. An fdatasync after an append must also make the
+ * new file size durable (a journal commit); one after overwriting written
+ * zeros need not, and costs less. So the owner's loop, after starting
+ * flushes, also calls st_prep_begin and gives the job it returns (if any)
+ * to a worker: the job writes the next zeros (1 MiB) ahead of the log's
+ * appends and fdatasyncs them. It carries no records, so it delays no
+ * acknowledgement; while it runs, a flush whose records would reach the
+ * zeros being written waits (st_flush_begin returns NULL; start flushes
+ * again after st_prep_end). Skipping it is safe: the log then appends. */
+typedef struct st_prep_job st_prep_job;
+/* Owner thread: NULL when the log has room enough, one is in flight, or in
+ * the failed state. */
+st_prep_job *st_prep_begin(st_db *db);
+/* Any thread: write the zeros and fdatasync. */
+int st_prep_run(st_prep_job *job);
+/* Owner thread: account for the zeros and free the job. A failed run only
+ * stops the zero-filling of the current log segment (the status is
+ * returned, for the operator's log); the engine goes on. */
+int st_prep_end(st_db *db, st_prep_job *job);
+
 /* ---- checkpoints --------------------------------------------------------- */
 
 /* 1 when the log or the dirty pages passed their threshold. */
@@ -466,6 +487,7 @@ typedef struct st_stats {
   uint64_t dirty_bytes;     /* of which dirty */
   uint64_t flushes;         /* group commits done */
   uint64_t flushed_records; /* records they carried */
+  uint64_t zero_fills;      /* st_prep jobs done */
   uint64_t checkpoints;     /* checkpoints done */
   uint64_t recovered_records; /* records replayed at open */
   double recovery_seconds;  /* time spent replaying at open */

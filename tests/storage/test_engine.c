@@ -734,14 +734,17 @@ static void test_scan(void) {
   free(dir);
 }
 
-/* Random batches with flushes and checkpoints; "crash" (abandon) at random
- * points; the reopened database holds exactly the flushed batches. */
+/* Random batches with flushes, log-space jobs and checkpoints; "crash"
+ * (abandon) at random points; the reopened database holds exactly the
+ * flushed batches. */
 static void test_crash_flushed(void) {
   char *dir = tmpdir();
   unsigned seed = 12345;
   model cur, durable;
   memset(&cur, 0, sizeof cur);
-  st_options o = {.no_fsync = 1, .partitions = 4, .log_segment_bytes = 16384};
+  st_options o = {.no_fsync = 1, .partitions = 4, .log_segment_bytes = 16384,
+                  .log_zero_chunk = 4096};
+  int preps = 0;
   st_db *db = open_db(dir, &o);
   make_table(db, "", "t", DV_S, "sk", DV_N);
   CHECK_EQ_INT(st_sync(db), ST_OK);
@@ -759,6 +762,13 @@ static void test_crash_flushed(void) {
       } else if (r == 3) {
         CHECK_EQ_INT(st_sync(db), ST_OK);
         durable = cur;
+      } else if (r == 4) {
+        st_prep_job *p = st_prep_begin(db);
+        if (p) {
+          CHECK_EQ_INT(st_prep_run(p), ST_OK);
+          CHECK_EQ_INT(st_prep_end(db, p), ST_OK);
+          preps++;
+        }
       }
     }
     /* Unflushed batches at the end are lost by the crash. */
@@ -766,6 +776,7 @@ static void test_crash_flushed(void) {
     cur = durable;
   }
   CHECK(all_ok);
+  CHECK(preps > 10);
   /* The log was rotated and retired along the way. */
   CHECK_EQ_INT(st_sync(db), ST_OK);
   CHECK(count_wal_segments(dir) <= 2);
@@ -1209,6 +1220,7 @@ static void test_log_behind_files(void) {
 typedef struct bg {
   pthread_t th;        /* the thread */
   st_flush_job *flush; /* flush job, or */
+  st_prep_job *prep;   /* log-space job, or */
   st_ckpt_job *ckpt;   /* checkpoint job */
   atomic_int done;     /* set when the run returned */
   int rc;              /* its result */
@@ -1217,7 +1229,9 @@ typedef struct bg {
 
 static void *bg_main(void *arg) {
   bg *b = arg;
-  b->rc = b->flush ? st_flush_run(b->flush) : st_checkpoint_run(b->ckpt);
+  b->rc = b->flush  ? st_flush_run(b->flush)
+          : b->prep ? st_prep_run(b->prep)
+                    : st_checkpoint_run(b->ckpt);
   atomic_store(&b->done, 1);
   return NULL;
 }
@@ -1386,16 +1400,34 @@ static void cj_end_all(st_db *db, cjobs *c, unsigned *seed, size_t failed, model
   }
 }
 
+/* The log-space job (st_prep) on a thread of its own: end it once its run
+ * returned (wait = 1: wait for that), start one when the engine wants it
+ * (not when waiting). */
+static void prep_step(st_db *db, bg *pr, int *preps, int wait) {
+  if (pr->running && (wait || atomic_load(&pr->done))) {
+    bg_join(pr);
+    CHECK_EQ_INT(pr->rc, ST_OK);
+    CHECK_EQ_INT(st_prep_end(db, pr->prep), ST_OK);
+    pr->prep = NULL;
+    (*preps)++;
+  }
+  if (!wait && !pr->running && (pr->prep = st_prep_begin(db)) != NULL) {
+    CHECK(st_prep_begin(db) == NULL); /* one at a time */
+    bg_start(pr);
+  }
+}
+
 /* Random batches with up to three flush jobs on threads, ended in random
- * completion order (and a checkpoint on its own thread), real fsyncs and
- * small segments; then a crash: either every job ended, or a fresh set of
- * jobs of which a random one failed (not written) while the later ones
- * wrote their ranges. The reopened database holds exactly what was durable. */
+ * completion order (and a checkpoint and the log-space job on threads of
+ * their own), real fsyncs and small segments; then a crash: either every
+ * job ended, or a fresh set of jobs of which a random one failed (not
+ * written) while the later ones wrote their ranges. The reopened database
+ * holds exactly what was durable. */
 static void test_concurrent_flushes(void) {
   char *dir = tmpdir();
   st_options o = {.partitions = 4, .checkpoint_log_bytes = 64 * 1024,
                   .checkpoint_dirty_bytes = 256 * 1024, .log_segment_bytes = 16 * 1024,
-                  .max_flushes = 3};
+                  .log_zero_chunk = 4096, .max_flushes = 3};
   unsigned seed = 9090;
   model cur, durable;
   memset(&cur, 0, sizeof cur);
@@ -1403,13 +1435,13 @@ static void test_concurrent_flushes(void) {
   make_table(db, "", "t", DV_S, "sk", DV_N);
   CHECK_EQ_INT(st_sync(db), ST_OK);
   durable = cur;
-  int all_ok = 1, three = 0, failures = 0, ckpts = 0;
+  int all_ok = 1, three = 0, failures = 0, ckpts = 0, preps = 0, preps_before = 0;
   for (int round = 0; round < 10; round++) {
     st_table *t = st_table_find(db, "", "t");
     cjobs c;
     memset(&c, 0, sizeof c);
     c.want = st_durable_lsn(db);
-    bg ck = {0};
+    bg ck = {0}, pr = {0};
     int nb = 300 + (int)(rand_r(&seed) % 300);
     for (int b = 0; b < nb; b++) {
       CHECK_EQ_INT(model_batch(db, t, &cur, &seed), ST_OK);
@@ -1417,6 +1449,7 @@ static void test_concurrent_flushes(void) {
       for (size_t i = c.lo; i < c.hi; i++)
         if (!c.q[i].ended && atomic_load(&c.q[i].b.done) && rand_r(&seed) % 2)
           cj_end(db, &c, i, ST_OK, &durable);
+      if (rand_r(&seed) % 2 == 0) prep_step(db, &pr, &preps, 0);
       if (rand_r(&seed) % 3 == 0) cj_begin(db, &c, &cur, 1);
       if (c.inflight == 3) three++;
       if (c.inflight == 3 && st_flush_begin(db) != NULL) c.bad++;
@@ -1434,6 +1467,7 @@ static void test_concurrent_flushes(void) {
       }
     }
     cj_end_all(db, &c, &seed, SIZE_MAX, &durable);
+    prep_step(db, &pr, &preps, 1); /* a flush may wait for it */
     /* The checkpoint's records must become durable before it can run. */
     while (ck.running && !st_checkpoint_ready(db, ck.ckpt)) {
       cj_begin(db, &c, &cur, 1);
@@ -1460,8 +1494,17 @@ static void test_concurrent_flushes(void) {
       for (size_t i = first; i < c.hi; i++) bg_start(&c.q[i].b);
       cj_end_all(db, &c, &seed, failed, &durable);
       CHECK(st_flush_begin(db) == NULL); /* failed state */
+      CHECK(st_prep_begin(db) == NULL);
       failures++;
+    } else {
+      /* A crash with a log-space job begun, not run (if the log wants one):
+       * it is dropped with the rest. */
+      pr.prep = st_prep_begin(db);
     }
+    st_stats st;
+    st_get_stats(db, &st);
+    CHECK_EQ_INT(st.zero_fills, (uint64_t)(preps - preps_before));
+    preps_before = preps;
     CHECK_EQ_INT(c.bad, 0);
     /* Crash; unflushed batches are lost. */
     db = crash_and_check(db, dir, &o, &t, &durable, round, &all_ok);
@@ -1471,6 +1514,7 @@ static void test_concurrent_flushes(void) {
   CHECK(three > 0); /* three jobs were in flight at once */
   CHECK(failures > 0);
   CHECK(ckpts > 0);
+  CHECK(preps > 0);
   CHECK_EQ_INT(st_close(db), ST_OK);
   rm_rf(dir);
   free(dir);
