@@ -42,7 +42,7 @@ p_op p_op_from_target(const char *target) {
   } else {
     return P_OP_NONE;
   }
-  for (p_op op = first; op < last; op++)
-    if (strcmp(k_names[op], name) == 0) return op;
+  for (p_op op = first; op < last; op++) /* the first letter spares most strcmp calls */
+    if (k_names[op][0] == name[0] && strcmp(k_names[op], name) == 0) return op;
   return P_OP_NONE;
 }

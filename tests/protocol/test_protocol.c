@@ -166,6 +166,16 @@ static void test_ops(void) {
   CHECK_EQ_INT(p_op_from_target("Dynamo.PutItem"), P_OP_NONE);
   CHECK_EQ_INT(p_op_from_target(""), P_OP_NONE);
   CHECK_EQ_INT(p_op_from_target(NULL), P_OP_NONE);
+  /* Every operation by its own name, and each name with a wrong last letter. */
+  for (p_op op = P_OP_NONE + 1; op < P_OP_COUNT; op++) {
+    char t[96];
+    snprintf(t, sizeof t, "%s.%s",
+             op < P_OP_Streams_DescribeStream ? "DynamoDB_20120810" : "DynamoDBStreams_20120810",
+             p_op_name(op));
+    CHECK_EQ_INT(p_op_from_target(t), op);
+    t[strlen(t) - 1] ^= 0x20;
+    CHECK_EQ_INT(p_op_from_target(t), P_OP_NONE);
+  }
   CHECK_EQ_STR(p_op_name(P_OP_CreateTable), "CreateTable");
   CHECK_EQ_STR(p_op_name(P_OP_Streams_DescribeStream), "DescribeStream");
   CHECK_EQ_STR(p_op_name(P_OP_NONE), "");
