@@ -1499,6 +1499,13 @@ int bt_put(bt_tree *t, const void *key, size_t klen, const void *val, size_t vle
   } else {
     path_cow(t, &path);
     bt_level *lv = &path.lv[path.depth - 1];
+    if (path.found && cell_size(BT_LEAF, pg_cell(lv->pg->data, lv->idx)) == clen) {
+      /* The same size (an item rewritten with a value as long): overwrite the
+       * cell where it is; the page's layout and fill do not change. */
+      memcpy(pg_cell(lv->pg->data, lv->idx), cell, clen);
+      bt_free_chain(t);
+      goto done;
+    }
     if (path.found) pg_remove(lv->pg->data, lv->idx);
     int split;
     bt_node_insert(t, &path, path.depth - 1, lv->idx, cell, clen, &split);
@@ -1508,6 +1515,7 @@ int bt_put(bt_tree *t, const void *key, size_t klen, const void *val, size_t vle
      * only leaves a node underfull (and shows up again on a later access). */
     if (!split) (void)bt_rebalance(t, &path, path.depth - 1);
   }
+done:
   t->changed = 1;
   t->seq++;
 fail:
