@@ -1336,6 +1336,19 @@ static void test_fill(void) {
  * changes into the snapshot being written (the reopened snapshot is compared
  * with the model as of bt_checkpoint_begin). Then a crash (close without a
  * checkpoint) brings back the last snapshot exactly. */
+/* A crash: close the tree without a checkpoint, reopen it and check that it
+ * holds snap as of checkpoint lsn; snap becomes the model. */
+static void crash_reopen(pc_cache *c, const char *path, bt_tree **t, model *m, model snap,
+                         uint64_t lsn) {
+  bt_close(*t);
+  model_free(m);
+  *m = snap;
+  CHECK_EQ_INT(bt_open(c, path, t), ST_OK);
+  CHECK_EQ_INT(bt_checkpoint_lsn(*t), lsn);
+  CHECK(verify_all(*t, m));
+  CHECK_EQ_INT(check_tree(*t), ST_OK);
+}
+
 static void test_share_cow(void) {
   char path[300];
   path_of("sharecow.bt", path, sizeof path);
@@ -1385,13 +1398,7 @@ static void test_share_cow(void) {
     if (round % 2 == 1) {
       /* crash: what came after the begin (and more) is lost */
       SHARE_PUTS(per);
-      bt_close(t);
-      model_free(&m);
-      m = snap;
-      CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
-      CHECK_EQ_INT(bt_checkpoint_lsn(t), lsn);
-      CHECK(verify_all(t, &m));
-      CHECK_EQ_INT(check_tree(t), ST_OK);
+      crash_reopen(c, path, &t, &m, snap, lsn);
     } else {
       model_free(&snap);
       CHECK_EQ_INT(checkpoint(t, ++lsn), ST_OK);
@@ -1471,13 +1478,7 @@ static void test_same_size(void) {
       CHECK_EQ_INT(bt_checkpoint_run(j), ST_OK);
       bt_checkpoint_end(t, j, ST_OK);
       /* crash: the rewrites after the begin are lost */
-      bt_close(t);
-      model_free(&m);
-      m = snap;
-      CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
-      CHECK_EQ_INT(bt_checkpoint_lsn(t), lsn);
-      CHECK(verify_all(t, &m));
-      CHECK_EQ_INT(check_tree(t), ST_OK);
+      crash_reopen(c, path, &t, &m, snap, lsn);
     } else {
       CHECK_EQ_INT(checkpoint(t, ++lsn), ST_OK);
     }
