@@ -158,6 +158,15 @@ static void release_waiters(df_commit *c, int stuck) {
   }
 }
 
+/* After a flush or the log-space job ended: start what may start now, and
+ * if no log job is left in flight, fail the waiters none can cover (C2). */
+static void log_job_done(df_commit *c) {
+  df_server *s = c->srv;
+  df_commit_kick(s);
+  if (!log_jobs_in_flight(c) && c->n_waiters > 0) release_waiters(c, 1);
+  if (s->stopping) df_main_check_stop(s);
+}
+
 static void flush_after(uv_work_t *req, int uvstatus) {
   df_flush *fl = req->data;
   df_commit *c = fl->c;
@@ -177,9 +186,7 @@ static void flush_after(uv_work_t *req, int uvstatus) {
   release_waiters(c, 0);
   if (rc == ST_OK && s->sse != NULL) df_sse_on_durable(s); /* new events are durable now */
   maybe_checkpoint(c);
-  df_commit_kick(s);
-  if (!log_jobs_in_flight(c) && c->n_waiters > 0) release_waiters(c, 1);
-  if (s->stopping) df_main_check_stop(s);
+  log_job_done(c);
 }
 
 static void prep_work(uv_work_t *req) {
@@ -198,9 +205,7 @@ static void prep_after(uv_work_t *req, int uvstatus) {
            st_strerror(rc));
   free(p);
   c->prep = NULL;
-  df_commit_kick(s); /* a flush may have waited for it */
-  if (!log_jobs_in_flight(c) && c->n_waiters > 0) release_waiters(c, 1);
-  if (s->stopping) df_main_check_stop(s);
+  log_job_done(c); /* a flush may have waited for it */
 }
 
 /* Give the engine's log-space job to the thread pool when it wants one. */

@@ -354,9 +354,11 @@ static int cmp_u64(const void *a, const void *b) {
 
 /* ---- recovery ----------------------------------------------------------- */
 
+/* Zeros to compare with (all_zero) and to write (wal_prep_run). */
+static const uint8_t zeros[64 * 1024];
+
 /* 1 if the n bytes at p are all zero. */
 static int all_zero(const uint8_t *p, size_t n) {
-  static const uint8_t zeros[256];
   while (n >= sizeof zeros) {
     if (memcmp(p, zeros, sizeof zeros) != 0) return 0;
     p += sizeof zeros;
@@ -865,7 +867,6 @@ wal_prep *wal_prep_begin(wal_log *w) {
 }
 
 int wal_prep_run(wal_prep *p) {
-  static const uint8_t zeros[64 * 1024];
   struct iovec iov[16];
   int rc = ST_OK;
   for (uint64_t off = p->from; off < p->to && rc == ST_OK;) {

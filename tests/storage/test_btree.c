@@ -191,6 +191,17 @@ static void path_of(const char *name, char *out, size_t n) {
   snprintf(out, n, "%s/%s", g_dir, name);
 }
 
+/* Open tree file name of the test directory (path receives its path) on a
+ * new cache of the given budget that skips fsyncs; the caller frees both. */
+static pc_cache *open_tree(const char *name, size_t budget, char *path, size_t pathlen,
+                           bt_tree **t) {
+  path_of(name, path, pathlen);
+  pc_cache *c = pc_cache_new(budget);
+  pc_cache_set_nosync(c, 1);
+  CHECK_EQ_INT(bt_open(c, path, t), ST_OK);
+  return c;
+}
+
 static int check_tree(bt_tree *t) {
   char msg[256];
   int rc = bt_check(t, msg, sizeof msg);
@@ -416,11 +427,8 @@ static void test_basic(void) {
 
 static void test_random_model(void) {
   char path[300];
-  path_of("random.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(4 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("random.bt", 4 << 20, path, sizeof path, &t);
   model m = {0};
   rng r = {42};
   int phases = 12, ops = 25000 / g_scale;
@@ -449,11 +457,8 @@ static void test_random_model(void) {
 
 static void test_cursor(void) {
   char path[300];
-  path_of("cursor.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(1 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("cursor.bt", 1 << 20, path, sizeof path, &t);
   bt_cursor *cur;
   CHECK_EQ_INT(bt_cursor_open(t, &cur), ST_OK);
   /* empty tree */
@@ -559,11 +564,8 @@ static void test_cursor(void) {
 
 static void test_split_merge(void) {
   char path[300];
-  path_of("splitmerge.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(8 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("splitmerge.bt", 8 << 20, path, sizeof path, &t);
   int n = 150000 / g_scale;
   char key[64], val[200];
   memset(val, 'v', sizeof val);
@@ -871,11 +873,8 @@ static void test_corrupt_pages(void) {
  * re-read from disk all the time. */
 static void test_small_cache(void) {
   char path[300];
-  path_of("small.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(64 << 10);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("small.bt", 64 << 10, path, sizeof path, &t);
   model m = {0};
   rng r = {2024};
   int rounds = 40, ops = 3000 / g_scale;
@@ -1051,11 +1050,8 @@ static void test_killed_process(void) {
  * redistributions happen all the time. */
 static void test_huge_keys(void) {
   char path[300];
-  path_of("huge.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(4 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("huge.bt", 4 << 20, path, sizeof path, &t);
   model m = {0};
   rng r = {8888};
   uint8_t key[BT_MAX_KEY];
@@ -1201,11 +1197,8 @@ static void test_corners(void) {
  * or succeed, never crash, and bt_check reports it. */
 static void test_aliased_pointers(void) {
   char path[300];
-  path_of("alias.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(1 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("alias.bt", 1 << 20, path, sizeof path, &t);
   model m = {0};
   rng r = {66};
   CHECK_EQ_INT(run_ops(t, &m, &r, 6000, 3000, 95, 0), 0);
@@ -1422,11 +1415,8 @@ static size_t same_len(int key) { return key % 7 == 0 ? (key % 2 ? 4 : 3000) : 1
 
 static void test_same_size(void) {
   char path[300];
-  path_of("samesize.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(64 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("samesize.bt", 64 << 20, path, sizeof path, &t);
   model m = {0};
   st_buf v;
   st_buf_init(&v);
@@ -1497,11 +1487,8 @@ static void test_same_size(void) {
  * values, against the model; deletes interleaved. */
 static void test_share_long_keys(void) {
   char path[300];
-  path_of("sharelong.bt", path, sizeof path);
-  pc_cache *c = pc_cache_new(16 << 20);
-  pc_cache_set_nosync(c, 1);
   bt_tree *t;
-  CHECK_EQ_INT(bt_open(c, path, &t), ST_OK);
+  pc_cache *c = open_tree("sharelong.bt", 16 << 20, path, sizeof path, &t);
   model m = {0};
   rng r = {4242};
   uint8_t key[BT_MAX_KEY];
