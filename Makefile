@@ -13,7 +13,7 @@ FUZZ_SMOKE_SECONDS ?= 60
 
 # Debian packages the build and the tests need.
 PKGS = gcc make meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev \
-       libuv1-dev libxxhash-dev nettle-dev zlib1g-dev python3 python3-boto3 \
+       libuv1-dev libxxhash-dev libdeflate-dev python3 python3-boto3 \
        awscli curl clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

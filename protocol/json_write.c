@@ -15,12 +15,16 @@
  * per offending byte, so the output is always valid JSON, where jansson
  * would fail the whole dump.
  *
- * Speed: runs of bytes that need no escaping are copied with one memcpy;
- * the buffer grows geometrically.
+ * Speed: bytes that need no escaping are found and copied 16 at a time
+ * (SSE2, every x86-64 has it) or 8 at a time (a 64-bit word); the buffer
+ * grows geometrically.
  */
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "protocol/protocol_int.h"
 
@@ -111,11 +115,33 @@ void p_write_json_string(p_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
   const unsigned char *p = (const unsigned char *)s;
   /* Worst case: every byte becomes \u00XX or \uFFFD (6 bytes), plus quotes. */
-  p_buf_reserve(b, 6 * n + 2);
+  if (6 * n + 2 > b->cap - b->len) p_buf_reserve(b, 6 * n + 2);
   char *d = b->data + b->len;
   *d++ = '"';
   size_t i = 0;
   while (i < n) {
+#ifdef __SSE2__
+    /* Sixteen bytes at a time. As signed bytes, those >= 0x80 are negative,
+     * so one "less than 0x20" finds them and the control characters. The
+     * 16-byte store may run past the plain bytes: the reserve above leaves
+     * 6 bytes a byte still to write, and the next writes overwrite them. */
+    while (i + 16 <= n) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+      __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+      unsigned m = (unsigned)_mm_movemask_epi8(bad);
+      _mm_storeu_si128((__m128i *)(void *)d, v);
+      if (m != 0) {
+        unsigned k = (unsigned)__builtin_ctz(m);
+        d += k;
+        i += k;
+        break;
+      }
+      d += 16;
+      i += 16;
+    }
+#endif
     /* Eight plain bytes at a time: none >= 0x80, < 0x20, '"' or '\\'
      * (the classic exact "has a byte less than / equal to" word tests). */
     while (i + 8 <= n) {

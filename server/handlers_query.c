@@ -64,8 +64,12 @@
 #define SCRATCH_BYTES ((size_t)4 * 1024 * 1024)
 
 /* One slice of a page does at most this much work before yielding to the
- * loop (checked after every item): the longest the loop is held by it. */
+ * loop, give or take SLICE_CHECK - 1 items: the longest the loop is held by
+ * it. The clock is read after every SLICE_CHECK items, not after each: a
+ * read cost as much as a small item's whole evaluation (1.5 % of a Query's
+ * loop thread at 10 items a page). */
 #define SLICE_NS ((uint64_t)1000 * 1000)
+#define SLICE_CHECK 8
 
 /* A page being computed: the iterator, the answer so far, the counters. */
 typedef struct page {
@@ -175,6 +179,7 @@ static void page_finish(page *pg, int stopped) {
 static int page_slice(page *pg) {
   uint64_t t0 = uv_hrtime();
   const p_query *q = &pg->q;
+  unsigned seen = 0; /* items read in this slice */
   int rc;
   pg->slices++;
   pg->slice_t0 = t0;
@@ -191,13 +196,13 @@ static int page_slice(page *pg) {
     if (pg->fetch) {
       if ((rc = st_item_get(pg->t, &pg->item, pg->scratch, &base)) != ST_OK) break;
       if (base.type != DV_M) { /* cannot happen while writes wait; skipped like a hidden item */
-        if (uv_hrtime() - t0 >= SLICE_NS) return 0;
+        if (++seen % SLICE_CHECK == 0 && uv_hrtime() - t0 >= SLICE_NS) return 0;
         continue;
       }
       eval = &base;
     }
     if (df_ttl_expired(pg->r->srv, pg->t, eval)) { /* hidden: not even counted */
-      if (uv_hrtime() - t0 >= SLICE_NS) return 0;
+      if (++seen % SLICE_CHECK == 0 && uv_hrtime() - t0 >= SLICE_NS) return 0;
       continue;
     }
     pg->scanned++;
@@ -225,6 +230,7 @@ static int page_slice(page *pg) {
       page_finish(pg, 1);
       return 1;
     }
+    if (++seen % SLICE_CHECK != 0) continue;
     uint64_t spent = uv_hrtime() - t0;
     if (spent >= SLICE_NS) {
       if (spent > pg->max_slice) pg->max_slice = spent;

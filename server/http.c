@@ -32,7 +32,8 @@
  *
  * Every response carries Content-Type (application/x-amz-json-1.0, or
  * application/json when the request used it), Content-Length and Date (from
- * MHD), x-amzn-RequestId and x-amz-crc32 (zlib CRC-32 of the exact body);
+ * MHD), x-amzn-RequestId and x-amz-crc32 (the CRC-32 of the exact body, as
+ * zlib defines it; libdeflate computes it with carry-less multiplication);
  * with an Origin header also the CORS headers of protocol.md 10.
  *
  * A request's state (df_conn) is MHD's per-request pointer. Everything the
@@ -57,7 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "server/server_int.h"
 
@@ -379,8 +380,7 @@ static enum MHD_Result queue_reply(df_conn *c) {
   struct MHD_Response *resp;
   const void *body = c->resp != NULL ? (const void *)c->resp : (const void *)c->resp_static;
   if (body == NULL) body = "";
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, (const Bytef *)body, (uInt)c->resp_len);
+  uint32_t crc = libdeflate_crc32(0, body, c->resp_len);
   if (c->resp != NULL) {
     resp = MHD_create_response_from_buffer(c->resp_len, c->resp, MHD_RESPMEM_MUST_FREE);
     if (resp != NULL) c->resp = NULL; /* MHD frees it */
@@ -388,11 +388,13 @@ static enum MHD_Result queue_reply(df_conn *c) {
     resp = MHD_create_response_from_buffer(c->resp_len, (void *)body, MHD_RESPMEM_PERSISTENT);
   }
   if (resp == NULL) return MHD_NO; /* out of memory: drop the connection */
-  char crcbuf[16];
-  snprintf(crcbuf, sizeof crcbuf, "%lu", (unsigned long)crc);
+  char crcbuf[16], *d = crcbuf + sizeof crcbuf; /* decimal, as DynamoDB sends it */
+  *--d = '\0';
+  do *--d = (char)('0' + crc % 10);
+  while ((crc /= 10) != 0);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, c->ctype_json ? CT_JSON : CT_AMZ);
   MHD_add_response_header(resp, "x-amzn-RequestId", c->rid);
-  MHD_add_response_header(resp, "x-amz-crc32", crcbuf);
+  MHD_add_response_header(resp, "x-amz-crc32", d);
   if (c->origin) {
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     if (c->preflight) {
