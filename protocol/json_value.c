@@ -184,9 +184,26 @@ int p__shape_check(const json_t *j, const p__shape *sh, p_error *err) {
 
 /* ---- JSON helpers -------------------------------------------------------------- */
 
+/* Request objects are small and the checks ask for every member an
+ * operation knows (38 for a Query), most of them absent: up to
+ * SMALL_OBJECT members, a walk over the keys is cheaper than jansson's
+ * hashing of the name (about 200 instructions a lookup). */
+#define SMALL_OBJECT 8
+
 const json_t *p__member_get(const json_t *obj, const char *name) {
   if (!json_is_object(obj)) return NULL;
-  const json_t *v = json_object_get(obj, name);
+  const json_t *v = NULL;
+  if (json_object_size(obj) <= SMALL_OBJECT) {
+    json_t *o = (json_t *)obj; /* the iterator API takes no const */
+    size_t n = strlen(name);
+    for (void *it = json_object_iter(o); it != NULL; it = json_object_iter_next(o, it))
+      if (json_object_iter_key_len(it) == n && memcmp(json_object_iter_key(it), name, n) == 0) {
+        v = json_object_iter_value(it);
+        break;
+      }
+  } else {
+    v = json_object_get(obj, name);
+  }
   return v && !json_is_null(v) ? v : NULL;
 }
 

@@ -57,6 +57,7 @@
 
 #include "protocol/expr.h"
 #include "protocol/protocol.h"
+#include "protocol/protocol_int.h"
 #include "tests/testlib.h"
 
 static const p_context k_ctx = {"us-east-1", "123456789012"};
@@ -1653,10 +1654,43 @@ static void test_cases(void) {
   CHECK_EQ_INT(g_case_failures, 0);
 }
 
+/* p__member_get: a walk over small objects, jansson's hash over bigger ones,
+ * the same answers either way (absent, null, prefixes, NUL in keys). */
+static void test_member_get(void) {
+  for (int size = 0; size <= 12; size++) {
+    json_t *o = json_object();
+    for (int i = 0; i < size; i++) {
+      char k[16];
+      snprintf(k, sizeof k, "Key%d", i);
+      json_object_set_new(o, k, json_integer(i));
+    }
+    json_object_set_new(o, "Nul", json_null());
+    json_object_setn_new(o, "Z\0x", 3, json_true());
+    for (int i = 0; i < size; i++) {
+      char k[16];
+      snprintf(k, sizeof k, "Key%d", i);
+      const json_t *v = p__member_get(o, k);
+      CHECK(v != NULL && json_integer_value(v) == i);
+    }
+    CHECK(p__member_get(o, "Key") == NULL);
+    CHECK(p__member_get(o, "Key00") == NULL);
+    CHECK(p__member_get(o, "key0") == NULL);
+    CHECK(p__member_get(o, "") == NULL);
+    CHECK(p__member_get(o, "Nul") == NULL); /* null counts as absent */
+    CHECK(p__member_get(o, "Z") == NULL);   /* a key "Z\0x" is not "Z" */
+    json_decref(o);
+  }
+  json_t *a = json_array();
+  CHECK(p__member_get(a, "x") == NULL);
+  CHECK(p__member_get(NULL, "x") == NULL);
+  json_decref(a);
+}
+
 int main(int argc, char **argv) {
   static const tl_test tests[] = {
       {"errors", test_errors},
       {"ops", test_ops},
+      {"member_get", test_member_get},
       {"base64", test_base64},
       {"numbers", test_numbers},
       {"sets", test_sets},
