@@ -36,17 +36,26 @@ void p_buf_init(p_buf *b) {
   b->cap = 0;
 }
 
-void p_buf_reserve(p_buf *b, size_t more) {
-  if (more <= b->cap - b->len) return;
+static void buf_grow(p_buf *b, size_t more) {
   size_t cap = b->cap < 256 ? 256 : b->cap;
   while (cap - b->len < more) cap *= 2;
   b->data = p__xrealloc(b->data, cap);
   b->cap = cap;
 }
 
+/* p_buf_reserve for this file's writers: the common case, room enough,
+ * costs a comparison and no call. */
+static inline void room(p_buf *b, size_t more) {
+  if (more > b->cap - b->len) buf_grow(b, more);
+}
+
+void p_buf_reserve(p_buf *b, size_t more) {
+  room(b, more);
+}
+
 void p_buf_append(p_buf *b, const void *p, size_t n) {
   if (n == 0) return; /* memcpy wants valid pointers even for 0 bytes */
-  p_buf_reserve(b, n);
+  room(b, n);
   memcpy(b->data + b->len, p, n);
   b->len += n;
 }
@@ -56,7 +65,7 @@ void p_buf_puts(p_buf *b, const char *s) {
 }
 
 static inline void put_char(p_buf *b, char ch) {
-  if (b->len == b->cap) p_buf_reserve(b, 1);
+  room(b, 1);
   b->data[b->len++] = ch;
 }
 
@@ -115,7 +124,7 @@ void p_write_json_string(p_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
   const unsigned char *p = (const unsigned char *)s;
   /* Worst case: every byte becomes \u00XX or \uFFFD (6 bytes), plus quotes. */
-  if (6 * n + 2 > b->cap - b->len) p_buf_reserve(b, 6 * n + 2);
+  room(b, 6 * n + 2);
   char *d = b->data + b->len;
   *d++ = '"';
   size_t i = 0;
@@ -217,7 +226,7 @@ void p_write_json_string(p_buf *b, const char *s, size_t n) {
 
 static void write_blob(p_buf *b, const dv_value *v) {
   size_t elen = p__b64_encoded_len(v->n);
-  p_buf_reserve(b, elen + 3);
+  room(b, elen + 3);
   b->data[b->len++] = '"';
   b->len += p__b64_encode((const uint8_t *)v->u.bytes, v->n, b->data + b->len);
   b->data[b->len++] = '"';

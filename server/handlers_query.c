@@ -174,6 +174,16 @@ static void page_finish(page *pg, int stopped) {
   df_reply_text(r, body, len, lsn);
 }
 
+/* 1 when the slice started at t0 has had its time, read from the clock
+ * after every SLICE_CHECK items (*seen counts them). */
+static int slice_over(page *pg, uint64_t t0, unsigned *seen) {
+  if (++*seen % SLICE_CHECK != 0) return 0;
+  uint64_t spent = uv_hrtime() - t0;
+  if (spent < SLICE_NS) return 0;
+  if (spent > pg->max_slice) pg->max_slice = spent;
+  return 1;
+}
+
 /* Evaluate items for one slice, started at t0. Returns 1 when the page is
  * finished (and answered, pg freed), 0 when more slices are needed. */
 static int page_slice(page *pg) {
@@ -196,13 +206,13 @@ static int page_slice(page *pg) {
     if (pg->fetch) {
       if ((rc = st_item_get(pg->t, &pg->item, pg->scratch, &base)) != ST_OK) break;
       if (base.type != DV_M) { /* cannot happen while writes wait; skipped like a hidden item */
-        if (++seen % SLICE_CHECK == 0 && uv_hrtime() - t0 >= SLICE_NS) return 0;
+        if (slice_over(pg, t0, &seen)) return 0;
         continue;
       }
       eval = &base;
     }
     if (df_ttl_expired(pg->r->srv, pg->t, eval)) { /* hidden: not even counted */
-      if (++seen % SLICE_CHECK == 0 && uv_hrtime() - t0 >= SLICE_NS) return 0;
+      if (slice_over(pg, t0, &seen)) return 0;
       continue;
     }
     pg->scanned++;
@@ -230,12 +240,7 @@ static int page_slice(page *pg) {
       page_finish(pg, 1);
       return 1;
     }
-    if (++seen % SLICE_CHECK != 0) continue;
-    uint64_t spent = uv_hrtime() - t0;
-    if (spent >= SLICE_NS) {
-      if (spent > pg->max_slice) pg->max_slice = spent;
-      return 0;
-    }
+    if (slice_over(pg, t0, &seen)) return 0;
   }
   if (rc != ST_OK) {
     df_req *r = pg->r;
